@@ -1,0 +1,100 @@
+/*
+ * cell.h - an isolated cell on this machine: namespaces, a filesystem view
+ * built with pivot_root, a cgroup with CPU/memory/pids limits, an
+ * unprivileged uid, no capabilities, no_new_privs, rlimits and a seccomp
+ * filter.  Linux-specific system calls live here and in the files behind it
+ * (cell.c, cgroup.c, ...), nowhere else.
+ *
+ * Two stages, for speed (see DESIGN.md "Starting a cell fast"):
+ *   cell_runtime_open  once, in the single-threaded launcher process at
+ *                      service start: detect cgroup v1/v2/hybrid, create
+ *                      the pools (cgroups and empty network namespaces, one
+ *                      per concurrent slot), compile the seccomp filter,
+ *                      resolve the run user.
+ *   cell_spawn         per run, in the run's supervisor (a child of the
+ *                      launcher): take a free slot, clone the cell into it,
+ *                      return once the program has been exec'd (or failed
+ *                      to).
+ */
+#ifndef RUNCELL_CELL_H
+#define RUNCELL_CELL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "../config.h"
+#include "../util.h"
+
+/* Service-wide settings of the cell runtime. */
+struct cell_runtime_config {
+	const char *state_dir;     /* service-private folder for pools/locks */
+	const char *run_user;      /* unprivileged user name or "uid:gid" */
+	char *const *hidden;       /* host paths never visible in a cell
+				      (data dir, config file, token files) */
+	int slots;                 /* pool size = max concurrent cells */
+	const char *cgroup_root;   /* NULL = /sys/fs/cgroup (tests pass a
+				      fake tree to exercise v2 parsing) */
+};
+
+struct cell_runtime;
+
+/* What one cell runs. */
+struct cell_spec {
+	const char *run_id;
+	char *const *argv;
+	char *const *env;
+	const struct resources *res;
+	const struct isolation *iso;
+	const char *work_dir;      /* host folder mounted rw as the cwd */
+	int out_fd;                /* the cell's stdout and stderr */
+};
+
+/* A started cell, owned by its supervisor. */
+struct cell {
+	pid_t pid;                 /* the cell's init, in our PID namespace */
+	int pidfd;                 /* pollable; readable when it exits */
+	int slot;                  /* pool slot held (released by cell_free) */
+	struct cell_runtime *rt;
+};
+
+/* Usage and the cause of death, read from the cell's cgroup. */
+struct cell_usage {
+	int64_t cpu_usec;
+	int64_t peak_memory;
+	bool oom_killed;           /* the memory limit killed something */
+	bool pids_limited;         /* fork was refused by the pids limit */
+};
+
+/*
+ * Prepare the runtime.  Returns -1 with a message naming the missing kernel
+ * feature (user/PID/mount namespaces, cgroup controller, seccomp) when the
+ * host cannot build cells.  Call before any thread exists.
+ */
+int cell_runtime_open(const struct cell_runtime_config *cfg,
+		      struct cell_runtime **out, struct rc_err *err);
+void cell_runtime_close(struct cell_runtime *rt);
+
+/* Describe what the runtime found ("cgroup v1", "v2", "hybrid", ...) for
+ * the service's start-up log.  Borrowed string. */
+const char *cell_runtime_describe(const struct cell_runtime *rt);
+
+/*
+ * Start a cell.  Returns 0 once argv[0] has been exec'd inside it, -1 with
+ * a message if the cell could not be built or the program could not be
+ * exec'd (nothing is left running then).
+ */
+int cell_spawn(struct cell_runtime *rt, const struct cell_spec *spec,
+	       struct cell *out, struct rc_err *err);
+
+/* Kill every process of the cell (the whole cgroup).  Idempotent. */
+int cell_kill(struct cell *c);
+
+/* Read usage; call after the cell's init has exited and before free. */
+void cell_usage(struct cell *c, struct cell_usage *u);
+
+/* Reap the init (returns its wait status in *status), kill leftovers,
+ * release the slot and close the pidfd. */
+void cell_free(struct cell *c, int *status);
+
+#endif

@@ -1,0 +1,190 @@
+/*
+ * store.h - durable state: runs, users, API tokens and the audit trail.
+ *
+ * One interface, several backends chosen by configuration (like redis ae.c
+ * and its ae_epoll.c): src/store/sqlite.c today, PostgreSQL later.  All
+ * functions are safe to call from several threads at once; a backend
+ * serializes internally as it needs.  Every state transition is written
+ * before it is reported to anyone (see DESIGN.md "States").
+ *
+ * Ownership: structs filled by store_* getters own their strings; release
+ * them with store_run_clear() / store_runs_free() etc.
+ */
+#ifndef RUNCELL_STORE_H
+#define RUNCELL_STORE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "util.h"
+
+enum run_state {
+	RUN_QUEUED,
+	RUN_STARTING,
+	RUN_RUNNING,
+	RUN_SUCCEEDED,
+	RUN_FAILED,
+	RUN_TIMED_OUT,
+	RUN_CANCELLED,
+	RUN_LOST,
+};
+
+#define RUN_ID_LEN 17 /* "r" + 16 hex characters */
+
+struct run {
+	int64_t seq;             /* store order; the paging cursor */
+	char id[RUN_ID_LEN + 1];
+	char *automation;
+	char *user;
+	char *parameters;        /* JSON object text, normalized */
+	char *argv;              /* JSON array text */
+	char *executor;
+	char *handle;            /* executor's handle, NULL until started */
+	enum run_state state;
+	bool has_exit_code;
+	int exit_code;
+	char *reason;            /* why it ended as it did, or NULL */
+	int64_t created_at;      /* ms since epoch; 0 = not yet */
+	int64_t started_at;
+	int64_t finished_at;
+	bool has_usage;
+	int64_t cpu_usec;        /* CPU time used by the run */
+	int64_t peak_memory;     /* bytes */
+	bool stop_requested;
+};
+
+/* Filter for store_run_list; NULL/0 fields do not filter. */
+struct run_filter {
+	const char *automation;
+	const char *user;
+	int state;               /* -1 = any */
+	bool active_only;        /* queued, starting, running */
+	int64_t before_seq;      /* 0 = from the newest */
+	int limit;               /* 1..1000 */
+};
+
+enum role { ROLE_VIEWER, ROLE_OPERATOR, ROLE_ADMIN };
+
+struct user {
+	char *name;
+	enum role role;
+	int64_t created_at;
+	bool disabled;
+};
+
+struct token_info {
+	int64_t id;
+	char *user;
+	enum role role;          /* the user's role */
+	char *label;
+	int64_t created_at;
+	int64_t last_used_at;
+	bool revoked;
+};
+
+struct audit_entry {
+	int64_t id;
+	int64_t at;
+	char *actor;
+	char *action;            /* "run.start", "run.stop", "token.create" ... */
+	char *target;
+	char *detail;            /* JSON text or NULL */
+};
+
+struct store;
+
+/* Open the store described by url: "sqlite:/path/to/file.db" or a plain
+ * path (SQLite).  Creates the schema if missing. */
+int store_open(const char *url, struct store **out, struct rc_err *err);
+void store_close(struct store *s);
+
+/* --- runs --- */
+
+/* Insert a new run (state, times and fields as given; seq is assigned and
+ * written back).  Fails if the id exists. */
+int store_run_insert(struct store *s, struct run *r, struct rc_err *err);
+
+/* Fetch one run by id.  Returns 0 and fills *r, 1 if not found, -1 on
+ * error.  Clear *r with store_run_clear. */
+int store_run_get(struct store *s, const char *id, struct run *r,
+		  struct rc_err *err);
+
+/*
+ * Move run id to state to (with the fields of *upd that apply: exit code,
+ * reason, times, usage, handle).  The update is refused (returns 1, nothing
+ * written) when the run is already in a terminal state or when from_mask
+ * does not contain its current state (bit (1 << state)); this is how "a
+ * terminal state never changes" is enforced in one place.  Returns 0 when
+ * written, -1 on error.
+ */
+int store_run_transition(struct store *s, const char *id, unsigned from_mask,
+			 enum run_state to, const struct run *upd,
+			 struct rc_err *err);
+
+/* Record the executor's handle for a run (before its start call returns). */
+int store_run_set_handle(struct store *s, const char *id, const char *handle,
+			 struct rc_err *err);
+
+/* Mark that a stop was asked for (kept across restarts). */
+int store_run_set_stop_requested(struct store *s, const char *id,
+				 struct rc_err *err);
+
+/* List runs newest first.  *out is an array of *n runs; free with
+ * store_runs_free. */
+int store_run_list(struct store *s, const struct run_filter *f,
+		   struct run **out, size_t *n, struct rc_err *err);
+
+void store_run_clear(struct run *r);
+void store_runs_free(struct run *runs, size_t n);
+
+/* --- users and tokens --- */
+
+/* Create a user (or change the role of an existing one). */
+int store_user_put(struct store *s, const char *name, enum role role,
+		   struct rc_err *err);
+/* 0 found, 1 not found, -1 error. */
+int store_user_get(struct store *s, const char *name, struct user *u,
+		   struct rc_err *err);
+int store_user_list(struct store *s, struct user **out, size_t *n,
+		    struct rc_err *err);
+void store_user_clear(struct user *u);
+int store_user_count(struct store *s, int64_t *n, struct rc_err *err);
+
+/* Create a token for user: *token_out receives the secret (shown once,
+ * caller frees); only its SHA-256 hash is stored. */
+int store_token_create(struct store *s, const char *user, const char *label,
+		       char **token_out, int64_t *id_out, struct rc_err *err);
+/* Look up a presented token.  0 and *ti filled if valid (not revoked,
+ * user not disabled), 1 if unknown, -1 on error. */
+int store_token_check(struct store *s, const char *token,
+		      struct token_info *ti, struct rc_err *err);
+/* 0 revoked, 1 no such token. */
+int store_token_revoke(struct store *s, int64_t id, struct rc_err *err);
+int store_token_list(struct store *s, struct token_info **out, size_t *n,
+		     struct rc_err *err);
+void store_token_clear(struct token_info *t);
+
+/* --- audit --- */
+
+int store_audit_add(struct store *s, const char *actor, const char *action,
+		    const char *target, const char *detail_json,
+		    struct rc_err *err);
+/* Newest first; before_id 0 = from the newest. */
+int store_audit_list(struct store *s, int64_t before_id, int limit,
+		     struct audit_entry **out, size_t *n, struct rc_err *err);
+void store_audit_free(struct audit_entry *a, size_t n);
+
+/* --- names --- */
+
+const char *run_state_name(enum run_state st);
+/* -1 if unknown. */
+int run_state_parse(const char *name);
+bool run_state_terminal(enum run_state st);
+const char *role_name(enum role r);
+int role_parse(const char *name);   /* -1 if unknown */
+
+#define RUN_MASK(st) (1u << (st))
+#define RUN_MASK_ACTIVE \
+	(RUN_MASK(RUN_QUEUED) | RUN_MASK(RUN_STARTING) | RUN_MASK(RUN_RUNNING))
+
+#endif
