@@ -34,6 +34,17 @@ int catalog_validate(const struct automation *a, json_t *params,
  */
 char **catalog_argv(const struct automation *a, json_t *normalized);
 
+/*
+ * Check one value against parameter p's rules (type, pattern, length, range,
+ * choices, path roots), accepting the same string forms as catalog_validate.
+ * value must not be NULL or JSON null.  On success *out is a new reference
+ * to the value in its typed, normalized form.  On failure returns -1 with
+ * err->field set to p->name and err->msg saying what to change.  config.c
+ * uses it to check declared defaults.
+ */
+int catalog_param_value(const struct param_def *p, json_t *value,
+			json_t **out, struct rc_err *err);
+
 /* JSON description of an automation with its parameter schema (new ref). */
 json_t *catalog_automation_json(const struct automation *a);
 

@@ -149,6 +149,10 @@ int store_user_list(struct store *s, struct user **out, size_t *n,
 		    struct rc_err *err);
 void store_user_clear(struct user *u);
 int store_user_count(struct store *s, int64_t *n, struct rc_err *err);
+/* Disable (or enable again) a user: a disabled user's tokens are refused.
+ * 0 done, 1 no such user, -1 error. */
+int store_user_set_disabled(struct store *s, const char *name, bool disabled,
+			    struct rc_err *err);
 
 /* Create a token for user: *token_out receives the secret (shown once,
  * caller frees); only its SHA-256 hash is stored. */

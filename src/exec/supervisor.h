@@ -1,0 +1,122 @@
+/*
+ * supervisor.h - local runs that outlive the service: the engine behind the
+ * "process" and "sandbox" executors.
+ *
+ * Three kinds of process take part (see DESIGN.md "Isolation on one
+ * machine"):
+ *
+ *   launcher    forked from runcelld at start-up, before any thread exists.
+ *               Single-threaded; in isolate mode it opens the cell runtime
+ *               once.  For each run it receives the spec (JSON) and one end
+ *               of a fresh socketpair, forks a supervisor and replies with
+ *               its pid.  It dies with the service (PR_SET_PDEATHSIG).
+ *   supervisor  one per run, in its own session.  Owns the program (a
+ *               process group, or a cell), its log file, its timeout and its
+ *               durable record <state_dir>/<run_id>/status.json.  Serves
+ *               events on the socketpair and on <state_dir>/<run_id>/sock.
+ *               Survives the service and its launcher.
+ *   monitor     a thread in runcelld that follows every run's events and
+ *               turns them into exec_event callbacks.
+ *
+ * The event protocol (socketpair and socket alike) is newline-delimited
+ * JSON, one object per line:
+ *   {"event":"running","pid":N,"at":MS}
+ *   {"event":"exit","state":"succeeded|failed|timed_out|cancelled",
+ *    "exit_code":N (absent if none),"reason":"..." (absent if none),
+ *    "at":MS,"started_at":MS,"cpu_usec":N,"peak_memory":N}
+ * A client that connects to the socket first receives the current state.
+ * A client may send "stop\n" to ask for the run to end.
+ *
+ * Files: supervisor.c (the per-run supervisor), launcher.c (the launcher,
+ * the spec's JSON form), monitor.c (the service side and the executor ops).
+ */
+#ifndef RUNCELL_EXEC_SUPERVISOR_H
+#define RUNCELL_EXEC_SUPERVISOR_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <jansson.h>
+
+#include "../exec.h"
+#include "cell.h"
+
+/* How sup_backend_open sets the backend up. */
+struct sup_options {
+	bool isolate;                    /* run programs in cells */
+	struct cell_runtime_config cell; /* used when isolate; borrowed for
+					    the duration of the open call */
+};
+
+/*
+ * Open a local backend on ex: create <cfg->server.data_dir>/cells (0700),
+ * fork the launcher (call before any thread exists) and start the monitor
+ * thread.  Fills ex->ops (named "sandbox" when opt->isolate, else
+ * "process") and ex->priv.  Returns 0, or -1 with a message; when the
+ * launcher cannot start (cell_runtime_open failed) the message is the
+ * launcher's, naming the missing feature.
+ */
+int sup_backend_open(struct executor *ex, const struct sup_options *opt,
+		     struct rc_err *err);
+
+/* ---- Internal to supervisor.c, launcher.c and monitor.c. ---- */
+
+/* Prefix of the handles this backend returns: "local:<supervisor pid>". */
+#define SUP_HANDLE_PREFIX "local:"
+
+/* A run as the launcher and supervisor hold it: everything owned. */
+struct sup_run {
+	char *run_id;
+	char **argv;
+	char **env;
+	struct resources res;
+	struct isolation iso;
+	char *log_path;
+	int64_t log_max_bytes;
+	int64_t stop_grace_ms;
+	char *work_dir;
+	char *state_dir;
+};
+
+/* Serialize spec (plus the backend's state_dir) for the launcher.  Returns
+ * a new reference. */
+json_t *sup_spec_to_json(const struct exec_spec *spec, const char *state_dir);
+
+/* Fill *r from the JSON form; 0, or -1 with a message on a malformed spec.
+ * Release with sup_run_clear (also after a failure). */
+int sup_spec_from_json(const json_t *j, struct sup_run *r,
+		       struct rc_err *err);
+void sup_run_clear(struct sup_run *r);
+
+/* "<state_dir>/<run_id>/<leaf>", a new string. */
+char *sup_run_path(const char *state_dir, const char *run_id,
+		   const char *leaf);
+
+/* Check that the run's socket path fits in sun_path; 0, or -1 with a
+ * message telling what to shorten. */
+int sup_check_sock_path(const char *state_dir, const char *run_id,
+			struct rc_err *err);
+
+/* Fork the launcher.  On success *pid is its pid and *fd the service's end
+ * of the SOCK_SEQPACKET request socket (close-on-exec).  rt_cfg is used
+ * when isolate. */
+int sup_launcher_start(bool isolate, const struct cell_runtime_config *rt_cfg,
+		       pid_t *pid, int *fd, struct rc_err *err);
+
+/* Send one run to the launcher on fd: the spec and chan_fd (passed, not
+ * closed).  On success *sup_pid is the new supervisor's pid.  The caller
+ * serializes requests on fd. */
+int sup_launcher_request(int fd, const json_t *spec, int chan_fd,
+			 pid_t *sup_pid, struct rc_err *err);
+
+/*
+ * The supervisor of run r, running in a process forked by the launcher:
+ * start the program (in a cell from rt when rt is not NULL), watch it, write
+ * its record, serve events on event_fd and on its socket, then exit.  Takes
+ * ownership of r and event_fd.  Never returns.
+ */
+void sup_supervise(struct sup_run *r, int event_fd, struct cell_runtime *rt)
+	__attribute__((noreturn));
+
+#endif

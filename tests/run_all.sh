@@ -1,0 +1,25 @@
+#!/bin/sh
+# Every test suite runcell has, in order; ends with one line
+# "N passed, N failed" for all of them and exits non-zero on any failure.
+cd "$(dirname "$0")/.." || exit 1
+. tests/lib.sh
+
+for t in build/test_*; do
+	[ -x "$t" ] || continue
+	case "$t" in
+	*test_slurm|*test_ecs) continue ;; # need their engines: below
+	esac
+	run_suite "unit $(basename "$t")" "$t"
+done
+
+run_suite "blackbox api (process)" python3 tests/blackbox/test_api.py process
+run_suite "blackbox api (sandbox)" python3 tests/blackbox/test_api.py sandbox
+
+for s in tests/suites/*.sh; do
+	[ -f "$s" ] || continue
+	run_suite "$(basename "$s" .sh)" sh "$s"
+done
+
+[ -n "$FAILED_SUITES" ] && echo "failed suites:$FAILED_SUITES"
+echo "$TOTAL_PASSED passed, $TOTAL_FAILED failed"
+[ "$TOTAL_FAILED" = 0 ]
