@@ -128,7 +128,7 @@ static int64_t cg_read_num(const char *dir, const char *file)
 
 static bool path_exists(const char *dir, const char *file)
 {
-	char path[PATH_MAX];
+	char path[PATH_MAX + 64];
 
 	snprintf(path, sizeof(path), "%s/%s", dir, file);
 	return access(path, F_OK) == 0;
@@ -167,35 +167,51 @@ static void unescape(char *s)
 	*w = '\0';
 }
 
-/* The cgroup mounts of this process, from /proc/self/mountinfo. */
+/* Cut the next sep-separated word off *p (NULL when none is left). */
+static char *next_word(char **p, char sep)
+{
+	char *w = *p, *e;
+
+	if (!w || !*w)
+		return NULL;
+	e = strchr(w, sep);
+	if (e) {
+		*e = '\0';
+		*p = e + 1;
+	} else {
+		*p = w + strlen(w);
+	}
+	return w;
+}
+
+/* The cgroup mounts of this process, from /proc/self/mountinfo:
+ * "id parent maj:min root mountpoint opts [tags] - fstype source sopts". */
 static int read_mounts(struct cg_mount **out, size_t *n_out,
 		       struct rc_err *err)
 {
 	struct cg_mount *m = NULL;
-	size_t n = 0;
-	char *text, *save = NULL;
-	size_t len;
+	size_t n = 0, len;
+	char *text, *rest, *line;
 
 	if (read_file("/proc/self/mountinfo", 16 << 20, &text, &len, err) < 0)
 		return rc_err_wrap(err, "reading the mount table");
-	for (char *line = strtok_r(text, "\n", &save); line;
-	     line = strtok_r(NULL, "\n", &save)) {
-		char *f[6], *sep, *fs, *opts, *s2 = NULL;
-		int i = 0;
+	rest = text;
+	while ((line = next_word(&rest, '\n'))) {
+		char *f[5], *sep, *tail, *fs, *opts, *lp = line;
+		int i;
 
 		sep = strstr(line, " - ");
 		if (!sep)
 			continue;
 		*sep = '\0';
-		for (char *t = strtok_r(line, " ", &s2); t && i < 6;
-		     t = strtok_r(NULL, " ", &s2))
-			f[i++] = t;
+		tail = sep + 3;
+		for (i = 0; i < 5 && (f[i] = next_word(&lp, ' ')); i++)
+			;
 		if (i < 5)
 			continue;
-		s2 = NULL;
-		fs = strtok_r(sep + 3, " ", &s2);
-		(void)strtok_r(NULL, " ", &s2);
-		opts = strtok_r(NULL, " ", &s2);
+		fs = next_word(&tail, ' ');
+		(void)next_word(&tail, ' ');
+		opts = next_word(&tail, ' ');
 		if (!fs || (strcmp(fs, "cgroup") && strcmp(fs, "cgroup2")))
 			continue;
 		m = xrealloc(m, (n + 1) * sizeof(*m));
@@ -632,7 +648,7 @@ static void procs_dir(const struct cg_slot *s, char *buf, size_t n)
  * or -1. */
 static int for_each_proc(const char *dir, void (*fn)(pid_t pid))
 {
-	char path[PATH_MAX], buf[4096];
+	char path[PATH_MAX + 64], buf[4096];
 	int fd, count = 0;
 	ssize_t r;
 	size_t have = 0;
@@ -875,13 +891,14 @@ static int prepare_v2(struct cg *cg, struct cg_slot *s,
 	 * it for one open file when "reset" is written there.  Keep that
 	 * file open until cg_slot_usage. */
 	{
-		char path[PATH_MAX];
+		char path[PATH_MAX + 64];
 
 		snprintf(path, sizeof(path), "%s/memory.peak", dir);
 		s->peak_fd = open(path, O_RDWR | O_CLOEXEC);
 		if (s->peak_fd >= 0) {
-			if (write(s->peak_fd, "reset\n", 6) != 6 && cg->plain)
-				(void)0;
+			/* Older kernels refuse the write: the peak then
+			 * covers the slot's whole life (an upper bound). */
+			(void)!write(s->peak_fd, "reset\n", 6);
 		} else {
 			s->peak_fd = open(path, O_RDONLY | O_CLOEXEC);
 		}

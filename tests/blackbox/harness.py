@@ -177,7 +177,13 @@ def run_tests(module_globals, setup=None, teardown=None):
              if n.startswith("test_") and callable(f)]
     only = os.environ.get("TEST_ONLY")
     passed = failed = 0
-    ctx = setup() if setup else None
+    try:
+        ctx = setup() if setup else None
+    except Exception:
+        traceback.print_exc()
+        print("setup failed")
+        print("0 passed, 1 failed", flush=True)
+        return 1
     try:
         for name, fn in tests:
             if only and only not in name:

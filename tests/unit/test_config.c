@@ -527,6 +527,44 @@ static void test_valid_corners(void **state)
 	free(path);
 }
 
+/* The shipped demo configuration loads and means what it says. */
+static void test_example_file(void **state)
+{
+	char *path = fixture("../../../../examples/runcell.yaml");
+	struct config *cfg = NULL;
+	const struct automation *a;
+	struct rc_err err;
+	json_t *norm;
+	char **argv;
+
+	rc_err_clear(&err);
+	if (config_load(path, &cfg, &err) < 0)
+		fail_msg("%s", err.msg);
+	assert_int_equal(cfg->server.max_concurrent_runs, 8);
+	assert_string_equal(cfg->server.executor, "sandbox");
+	assert_non_null(strstr(cfg->server.data_dir, "/var"));
+	assert_null(strstr(cfg->server.data_dir, ".."));
+	assert_non_null(config_automation(cfg, "file-organizer"));
+	assert_non_null(config_automation(cfg, "disk-usage"));
+	assert_true(config_automation(cfg, "url-check")->iso.network);
+	a = config_automation(cfg, "hello");
+	assert_non_null(a);
+	assert_int_equal(a->res.pids, 64);
+	assert_int_equal(catalog_validate(a, NULL, &norm, &err), 0);
+	argv = catalog_argv(a, norm);
+	assert_string_equal(argv[0], "python3");
+	assert_true(argv[1][0] == '/');
+	assert_non_null(strstr(argv[1], "/examples/scripts/hello.py"));
+	assert_string_equal(argv[3], "world");
+	assert_string_equal(argv[5], "3");
+	assert_string_equal(argv[7], "0.5");
+	assert_null(argv[8]);
+	strv_free(argv);
+	json_decref(norm);
+	config_free(cfg);
+	free(path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -537,6 +575,7 @@ int main(void)
 		cmocka_unit_test(test_inline_errors),
 		cmocka_unit_test(test_missing_file),
 		cmocka_unit_test(test_valid_corners),
+		cmocka_unit_test(test_example_file),
 	};
 
 	return cmocka_run_group_tests_name("config", tests, setup, teardown);
