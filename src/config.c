@@ -596,7 +596,7 @@ static int load_server(struct loader *L, yaml_node_t *n, struct config *cfg)
 	s->max_body_bytes = 1024 * 1024;
 	s->stop_grace_ms = 5000;
 	s->run_user = xstrdup("runcell");
-	if (!n)
+	if (!n || is_null(n))
 		goto defaults;
 	if (want_map(L, n, "server") < 0 ||
 	    check_keys(L, n, "`server`", keys) < 0)
@@ -649,7 +649,7 @@ static int load_executors(struct loader *L, yaml_node_t *n,
 			  struct config *cfg)
 {
 	cfg->executors = json_object();
-	if (!n)
+	if (!n || is_null(n))
 		return 0;
 	if (want_map(L, n, "executors") < 0 ||
 	    check_keys(L, n, "`executors` (backend names)",
@@ -747,8 +747,8 @@ static int check_param_keys(struct loader *L, yaml_node_t *n,
 			if (param_keys[i].types & T(t))
 				buf_appendf(&b, "%s%s", b.len ? ", " : "",
 					    param_keys[i].name);
-		r = fail(L, k, "unknown key `%s`; allowed keys for a %s "
-			       "parameter: %s", text(k), type_names[t], b.data);
+		r = fail(L, k, "unknown key `%s`; allowed keys for type %s: "
+			       "%s", text(k), type_names[t], b.data);
 		buf_free(&b);
 		return r;
 	}
@@ -1250,6 +1250,11 @@ static int yaml_problem(struct loader *L, const yaml_parser_t *parser)
 			  parser->context ? parser->context : "");
 }
 
+/*
+ * Load and check the file at path; see config.h.  The first problem found is
+ * reported as "FILE:LINE: ..." in err->msg.  On success the caller owns *out
+ * and frees it with config_free.
+ */
 int config_load(const char *path, struct config **out, struct rc_err *err)
 {
 	struct config *cfg = xcalloc(1, sizeof(*cfg));
@@ -1343,6 +1348,8 @@ static void automation_clear(struct automation *a)
 	json_decref(a->executor_options);
 }
 
+/* Free cfg and everything it owns (compiled patterns, JSON values).  Safe
+ * with NULL and with a partly built config. */
 void config_free(struct config *cfg)
 {
 	struct server_config *s;
@@ -1364,6 +1371,7 @@ void config_free(struct config *cfg)
 	free(cfg);
 }
 
+/* Linear search by id; the result is borrowed from cfg. */
 const struct automation *config_automation(const struct config *cfg,
 					   const char *id)
 {
@@ -1375,6 +1383,8 @@ const struct automation *config_automation(const struct config *cfg,
 	return NULL;
 }
 
+/* admin may always run; without an allow list operator may too; otherwise
+ * the role must be listed.  NULL role or automation: false. */
 bool config_role_may_run(const struct automation *a, const char *role)
 {
 	if (!a || !role)
@@ -1386,6 +1396,7 @@ bool config_role_may_run(const struct automation *a, const char *role)
 	return in_list(role, (const char *const *)a->allow);
 }
 
+/* "string", "integer", ...; a static string, "unknown" if out of range. */
 const char *param_type_name(enum param_type t)
 {
 	if ((size_t)t >= sizeof(type_names) / sizeof(type_names[0]))

@@ -109,6 +109,7 @@ struct config {
  */
 int config_load(const char *path, struct config **out, struct rc_err *err);
 
+/* Free cfg and everything it owns; NULL is fine. */
 void config_free(struct config *cfg);
 
 /* The automation with this id, or NULL.  Borrowed from cfg. */
@@ -118,6 +119,7 @@ const struct automation *config_automation(const struct config *cfg,
 /* Whether role may run automation a (its allow list, or operator/admin). */
 bool config_role_may_run(const struct automation *a, const char *role);
 
+/* The type's name as written in the YAML ("string", ...); static. */
 const char *param_type_name(enum param_type t);
 
 #endif

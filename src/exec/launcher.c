@@ -378,7 +378,9 @@ static void launcher_handle(int sock, int sfd, struct cell_runtime *rt,
 				     "no event channel came with the request");
 		goto out;
 	}
+	int64_t t0 = time_mono_us();
 	pid = fork();
+	if (pid > 0) { char b[64]; int l = snprintf(b, 64, "fork %lld\n", (long long)(time_mono_us()-t0)); int fd = open("/tmp/rcw/trace", O_WRONLY|O_APPEND|O_CREAT, 0644); write(fd, b, l); close(fd);}
 	if (pid < 0) {
 		char *msg = xasprintf("cannot fork a supervisor: %s",
 				      strerror(errno));

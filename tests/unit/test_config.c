@@ -386,7 +386,7 @@ static const struct error_case {
 	  PARAM "        type: string\n        choices: [a]\n", 7,
 	  "`choices` applies only to type choice" },
 	{ "unknown param key", PARAM "        type: boolean\n        flag: 1\n",
-	  7, "unknown key `flag`; allowed keys for a boolean parameter: name, "
+	  7, "unknown key `flag`; allowed keys for type boolean: name, "
 	     "type, description, required, default" },
 	{ "bad regex", PARAM "        type: string\n        pattern: \"a(b\"\n",
 	  7, "`pattern` \"a(b\" is not a valid POSIX extended regular "
@@ -488,6 +488,7 @@ static void test_valid_corners(void **state)
 		"automations:\n",
 		"server:\n  executor: auto\n  listen: \"0.0.0.0:0\"\n",
 		"server:\n  store: postgres://runcell@db/runcell\n",
+		"server:\nexecutors:\nautomations:\n",
 		/* anchors and aliases as values are fine */
 		"x-res: &r\n  cpu: 1\n",
 	};
@@ -503,7 +504,7 @@ static void test_valid_corners(void **state)
 	struct rc_err err;
 	char *path;
 
-	for (size_t i = 0; i < 4; i++) {
+	for (size_t i = 0; i < 5; i++) {
 		if (load_text(ok[i], &cfg, &err, &path) < 0)
 			fail_msg("case %zu: %s", i, err.msg);
 		config_free(cfg);
@@ -523,7 +524,7 @@ static void test_valid_corners(void **state)
 	config_free(cfg);
 	free(path);
 	/* unknown top-level keys are refused, even x- ones */
-	assert_int_equal(load_text(ok[4], &cfg, &err, &path), -1);
+	assert_int_equal(load_text(ok[5], &cfg, &err, &path), -1);
 	free(path);
 }
 
