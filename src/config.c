@@ -583,7 +583,7 @@ static int load_server(struct loader *L, yaml_node_t *n, struct config *cfg)
 	static const char *const keys[] = {
 		"listen", "data_dir", "executor", "max_concurrent_runs",
 		"log_max_bytes", "max_body_bytes", "stop_grace", "run_user",
-		"store", NULL,
+		"store", "secrets_file", NULL,
 	};
 	struct server_config *s = &cfg->server;
 	yaml_node_t *store = NULL;
@@ -632,6 +632,16 @@ static int load_server(struct loader *L, yaml_node_t *n, struct config *cfg)
 			r = get_str(L, v, k, &s->run_user);
 		else if (!strcmp(k, "store"))
 			store = v;
+		else if (!strcmp(k, "secrets_file")) {
+			r = get_str(L, v, k, &s->secrets_file);
+			if (r == 0) {
+				char *abs = resolve_path(L->dir,
+							 s->secrets_file);
+
+				free(s->secrets_file);
+				s->secrets_file = abs;
+			}
+		}
 		if (r < 0)
 			return -1;
 	}
@@ -1116,7 +1126,7 @@ static int load_automation(struct loader *L, yaml_node_t *n,
 	static const char *const keys[] = {
 		"id", "name", "description", "command", "parameters",
 		"resources", "isolation", "executor", "executor_options",
-		"allow", "env", NULL,
+		"allow", "env", "secrets", NULL,
 	};
 	yaml_node_t *id;
 
@@ -1173,8 +1183,19 @@ static int load_automation(struct loader *L, yaml_node_t *n,
 					r = fail(L, v, "`allow` entry \"%s\" is "
 						 "not a role; use viewer, "
 						 "operator or admin", *role);
-		} else if (!strcmp(k, "env"))
+		} else if (!strcmp(k, "env")) {
 			r = load_env(L, v, a);
+		} else if (!strcmp(k, "secrets")) {
+			r = get_strv(L, v, k, false, &a->secrets);
+			for (char **sn = a->secrets; r == 0 && *sn; sn++)
+				if (!**sn || strspn(*sn, "ABCDEFGHIJKLMNOPQRS"
+						    "TUVWXYZ0123456789_") !=
+						     strlen(*sn))
+					r = fail(L, v, "`secrets` entry \"%s\" "
+						 "is not an environment "
+						 "variable name; use "
+						 "A-Z, 0-9 and _", *sn);
+		}
 		if (r < 0)
 			return -1;
 	}
@@ -1345,6 +1366,7 @@ static void automation_clear(struct automation *a)
 	free(a->executor);
 	strv_free(a->allow);
 	strv_free(a->env);
+	strv_free(a->secrets);
 	json_decref(a->executor_options);
 }
 
@@ -1365,6 +1387,7 @@ void config_free(struct config *cfg)
 	free(s->executor);
 	free(s->run_user);
 	free(s->store_url);
+	free(s->secrets_file);
 	json_decref(cfg->executors);
 	free(cfg->path);
 	free(cfg->dir);

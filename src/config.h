@@ -71,6 +71,8 @@ struct automation {
 	char *executor;          /* NULL = server default */
 	char **allow;            /* roles that may run it; NULL = operator,admin */
 	char **env;              /* extra "NAME=value" entries, NULL-terminated */
+	char **secrets;          /* names of secrets passed as environment
+				    variables (values: secrets.h), or NULL */
 	json_t *executor_options; /* per-automation engine settings (object,
 				     e.g. {"task_definition": "worker"}), or
 				     NULL; checked by the backend */
@@ -88,6 +90,7 @@ struct server_config {
 	int64_t stop_grace_ms;   /* SIGTERM -> SIGKILL grace, default 5s */
 	char *run_user;          /* unprivileged user for cells, default "runcell" */
 	char *store_url;         /* default "sqlite:<data_dir>/runcell.db" */
+	char *secrets_file;      /* 0600 KEY=VALUE file, or NULL */
 };
 
 struct config {

@@ -153,6 +153,15 @@ int store_user_count(struct store *s, int64_t *n, struct rc_err *err);
  * 0 done, 1 no such user, -1 error. */
 int store_user_set_disabled(struct store *s, const char *name, bool disabled,
 			    struct rc_err *err);
+/* A user's web sign-in password, as the argon2id string that
+ * crypto_pwhash_str made (never the password itself); NULL clears it.
+ * 0 done, 1 no such user, -1 error. */
+int store_user_set_password(struct store *s, const char *name,
+			    const char *hash, struct rc_err *err);
+/* Read it back: *hash is the caller's to free, NULL when the user has no
+ * password.  0 found, 1 no such user, -1 error. */
+int store_user_get_password(struct store *s, const char *name, char **hash,
+			    struct rc_err *err);
 
 /* Create a token for user: *token_out receives the secret (shown once,
  * caller frees); only its SHA-256 hash is stored. */

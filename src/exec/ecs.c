@@ -558,6 +558,7 @@ static int ecs_start(struct executor *ex, const struct exec_spec *spec,
 	memset(&t, 0, sizeof(t));
 	r->t.timeout_ms = spec->res ? spec->res->timeout_ms : 0;
 	r->target_known = true;
+	r->started_wall = time_now_ms();
 	ecs_run_set_stream(r);
 	ecs_log_resume(r);
 	r->ran = status && !strcmp(status, "RUNNING");

@@ -335,6 +335,22 @@ static int wait_readable(int fd, int timeout_ms)
 
 /* ---- The launcher process ---- */
 
+/*
+ * The launcher keeps one supervisor forked ahead of time (the "spare"),
+ * waiting on a socket of its own for a run.  A request is forwarded to it
+ * and the next spare is forked after the reply, so no fork is on the path
+ * of a start.  If the spare is missing or broken, the launcher forks a
+ * supervisor directly.
+ */
+struct launcher {
+	int sock;                  /* to the service */
+	int sfd;                   /* signalfd for SIGCHLD */
+	struct cell_runtime *rt;
+	char *buf;                 /* LAUNCHER_MSG_MAX bytes */
+	pid_t spare_pid;
+	int spare_fd;              /* -1 when there is no spare */
+};
+
 static void launcher_reply_error(int sock, const char *run_id,
 				 const char *msg)
 {
@@ -350,9 +366,75 @@ static void launcher_reap(void)
 		;
 }
 
-/* Handle one request: fork a supervisor for it and reply. */
-static void launcher_handle(int sock, int sfd, struct cell_runtime *rt,
-			    char *buf, size_t n)
+/* Become the supervisor of the run in req. */
+__attribute__((noreturn)) static void launcher_become(json_t *req, int chan,
+						      struct cell_runtime *rt)
+{
+	struct sup_run run;
+
+	if (sup_spec_from_json(req, &run, NULL) < 0)
+		_exit(1); /* checked by the launcher already */
+	json_decref(req);
+	sup_supervise(&run, chan, rt);
+}
+
+/* The spare: wait for one run on fd (or for the launcher to go). */
+__attribute__((noreturn)) static void spare_main(struct launcher *l, int fd)
+{
+	json_t *req = NULL;
+	int chan = -1;
+
+	close(l->sock);
+	close(l->sfd);
+	if (recv_json(fd, l->buf, LAUNCHER_MSG_MAX, &req, &chan, NULL) != 0 ||
+	    chan < 0)
+		_exit(0);
+	close(fd);
+	launcher_become(req, chan, l->rt);
+}
+
+static void spare_fork(struct launcher *l)
+{
+	int sv[2], sndbuf = 4 * LAUNCHER_MSG_MAX;
+	pid_t pid;
+
+	if (l->spare_fd >= 0)
+		return;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+		return;
+	setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
+	pid = fork();
+	if (pid == 0) {
+		close(sv[0]);
+		spare_main(l, sv[1]);
+	}
+	close(sv[1]);
+	if (pid < 0) {
+		close(sv[0]);
+		return;
+	}
+	l->spare_pid = pid;
+	l->spare_fd = sv[0];
+}
+
+/* Hand req and chan to the spare; returns its pid, or 0 if there is no
+ * spare able to take it. */
+static pid_t spare_take(struct launcher *l, const json_t *req, int chan)
+{
+	pid_t pid = l->spare_pid;
+	int r;
+
+	if (l->spare_fd < 0)
+		return 0;
+	r = send_json(l->spare_fd, req, chan, NULL);
+	close(l->spare_fd);
+	l->spare_fd = -1;
+	l->spare_pid = 0;
+	return r == 0 ? pid : 0;
+}
+
+/* Handle one request: give it to a supervisor and reply. */
+static void launcher_handle(struct launcher *l)
 {
 	struct rc_err e;
 	struct sup_run run;
@@ -362,48 +444,49 @@ static void launcher_handle(int sock, int sfd, struct cell_runtime *rt,
 
 	memset(&run, 0, sizeof(run));
 	rc_err_clear(&e);
-	r = recv_json(sock, buf, n, &req, &chan, &e);
+	r = recv_json(l->sock, l->buf, LAUNCHER_MSG_MAX, &req, &chan, &e);
 	if (r == 1)
 		_exit(0); /* the service closed the socket */
 	if (r < 0) {
-		launcher_reply_error(sock, NULL, e.msg);
+		launcher_reply_error(l->sock, NULL, e.msg);
 		goto out;
 	}
 	if (sup_spec_from_json(req, &run, &e) < 0) {
-		launcher_reply_error(sock, run.run_id, e.msg);
+		launcher_reply_error(l->sock, run.run_id, e.msg);
 		goto out;
 	}
 	if (chan < 0) {
-		launcher_reply_error(sock, run.run_id,
+		launcher_reply_error(l->sock, run.run_id,
 				     "no event channel came with the request");
 		goto out;
 	}
-	int64_t t0 = time_mono_us();
-	pid = fork();
-	if (pid > 0) { char b[64]; int l = snprintf(b, 64, "fork %lld\n", (long long)(time_mono_us()-t0)); int fd = open("/tmp/rcw/trace", O_WRONLY|O_APPEND|O_CREAT, 0644); write(fd, b, l); close(fd);}
+	pid = spare_take(l, req, chan);
+	if (!pid) {
+		pid = fork();
+		if (pid == 0) {
+			close(l->sock);
+			close(l->sfd);
+			launcher_become(req, chan, l->rt);
+		}
+	}
 	if (pid < 0) {
 		char *msg = xasprintf("cannot fork a supervisor: %s",
 				      strerror(errno));
 
-		launcher_reply_error(sock, run.run_id, msg);
+		launcher_reply_error(l->sock, run.run_id, msg);
 		free(msg);
 		goto out;
 	}
-	if (pid == 0) {
-		json_decref(req);
-		close(sock);
-		close(sfd);
-		sup_supervise(&run, chan, rt);
-	}
 	rep = json_pack("{s:s, s:b, s:I}", "run_id", run.run_id, "ok", 1,
 			"pid", (json_int_t)pid);
-	send_json(sock, rep, -1, NULL);
+	send_json(l->sock, rep, -1, NULL);
 	json_decref(rep);
 out:
 	if (chan >= 0)
 		close(chan);
 	json_decref(req);
 	sup_run_clear(&run);
+	spare_fork(l);
 }
 
 /* The launcher's life: set up, say hello, serve requests until the service
@@ -412,22 +495,21 @@ __attribute__((noreturn)) static void
 launcher_main(int sock, bool isolate, const struct cell_runtime_config *rt_cfg,
 	      pid_t parent)
 {
-	struct cell_runtime *rt = NULL;
+	struct launcher l = { .sock = sock, .spare_fd = -1 };
 	struct rc_err e;
 	sigset_t chld;
 	json_t *hello;
-	char *buf;
-	int sfd, devnull;
+	int devnull;
 
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (getppid() != parent)
 		_exit(0);
 	prctl(PR_SET_NAME, "runcell-launch");
 	signal(SIGPIPE, SIG_IGN);
-	if (sock != 3) {
-		if (dup3(sock, 3, O_CLOEXEC) < 0)
+	if (l.sock != 3) {
+		if (dup3(l.sock, 3, O_CLOEXEC) < 0)
 			_exit(1);
-		sock = 3;
+		l.sock = 3;
 	}
 	close_range(4, ~0U, 0);
 	devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -438,41 +520,42 @@ launcher_main(int sock, bool isolate, const struct cell_runtime_config *rt_cfg,
 	sigemptyset(&chld);
 	sigaddset(&chld, SIGCHLD);
 	sigprocmask(SIG_BLOCK, &chld, NULL);
-	sfd = signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
+	l.sfd = signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
 
 	rc_err_clear(&e);
-	if (sfd < 0) {
+	if (l.sfd < 0) {
 		rc_err_set(&e, errno, "signalfd: %s", strerror(errno));
 		goto fail;
 	}
-	if (isolate && cell_runtime_open(rt_cfg, &rt, &e) < 0)
+	if (isolate && cell_runtime_open(rt_cfg, &l.rt, &e) < 0)
 		goto fail;
+	l.buf = xmalloc(LAUNCHER_MSG_MAX);
+	spare_fork(&l);
 	hello = json_pack("{s:b, s:s?}", "ok", 1, "describe",
-			  rt ? cell_runtime_describe(rt) : NULL);
-	send_json(sock, hello, -1, NULL);
+			  l.rt ? cell_runtime_describe(l.rt) : NULL);
+	send_json(l.sock, hello, -1, NULL);
 	json_decref(hello);
 
-	buf = xmalloc(LAUNCHER_MSG_MAX);
 	for (;;) {
 		struct pollfd p[2] = {
-			{ .fd = sock, .events = POLLIN },
-			{ .fd = sfd, .events = POLLIN },
+			{ .fd = l.sock, .events = POLLIN },
+			{ .fd = l.sfd, .events = POLLIN },
 		};
 		struct signalfd_siginfo si;
 
 		if (poll(p, 2, -1) < 0 && errno != EINTR)
 			_exit(1);
-		while (read(sfd, &si, sizeof(si)) == sizeof(si))
+		while (read(l.sfd, &si, sizeof(si)) == sizeof(si))
 			;
 		launcher_reap();
 		if (p[0].revents & POLLIN)
-			launcher_handle(sock, sfd, rt, buf, LAUNCHER_MSG_MAX);
+			launcher_handle(&l);
 		else if (p[0].revents & (POLLHUP | POLLERR))
 			_exit(0);
 	}
 fail:
 	hello = json_pack("{s:s}", "error", e.msg);
-	send_json(sock, hello, -1, NULL);
+	send_json(l.sock, hello, -1, NULL);
 	json_decref(hello);
 	_exit(1);
 }

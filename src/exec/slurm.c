@@ -417,6 +417,11 @@ static int cmd_run(struct slurm *s, char *const *argv, bool abortable,
 			goto out;
 		}
 	}
+	if (killed && abortable && atomic_load(&s->quit)) {
+		rc_err_set(err, ECANCELED, "%s: stopped, the backend is closing",
+			   argv[0]);
+		goto out;
+	}
 	if (killed) {
 		rc_err_set(err, ETIMEDOUT, "%s did not answer within %ds",
 			   argv[0], SLURM_CMD_TIMEOUT_MS / 1000);
@@ -1260,7 +1265,7 @@ static int squeue_batch(struct slurm *s, struct sjob **jobs, size_t n)
 		buf_appendf(&ids, "%s%s", i ? "," : "", jobs[i]->job_id);
 	argv[5] = ids.data;
 	if (cmd_run(s, argv, true, &r, &e) < 0) {
-		if (!s->down_logged)
+		if (!s->down_logged && e.errnum != ECANCELED)
 			fprintf(stderr, "runcell: slurm: %s\n", e.msg);
 		goto out;
 	}
@@ -1325,15 +1330,15 @@ static void poll_job(struct slurm *s, struct sjob *j)
 	if (!j->seen || state_class(state) == SC_FINAL) {
 		rc = job_details(s, j->job_id, state, sizeof(state), exit_code,
 				 sizeof(exit_code), reason, sizeof(reason));
+		if (rc < 0 || atomic_load(&s->quit))
+			return; /* could not ask: again next time */
 		if (rc == 1 && !j->seen) {
 			finish(s, j, NULL, "", "");
 			return;
 		}
-		if (rc != 0 && !j->seen)
-			return; /* ask again next time */
-		if (rc != 0) {
-			/* squeue said final but scontrol failed: use the
-			 * squeue answer without an exit code. */
+		if (rc == 1) {
+			/* Purged between the two calls: squeue's answer,
+			 * without an exit code. */
 			snprintf(state, sizeof(state), "%s", j->state);
 			snprintf(reason, sizeof(reason), "%s", j->reason);
 			exit_code[0] = '\0';

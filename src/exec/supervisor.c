@@ -966,6 +966,7 @@ static int setup_record(struct sup *s, struct rc_err *err)
 		return -1;
 	if (mkdir_p(s->r->state_dir, 0700, err) < 0)
 		return -1;
+	TR("mkdir_p");
 	if (mkdir(s->dir, 0700) < 0 && errno != EEXIST)
 		return rc_err_set(err, errno, "cannot create %s: %s", s->dir,
 				  strerror(errno));
@@ -973,8 +974,10 @@ static int setup_record(struct sup *s, struct rc_err *err)
 		return rc_err_set(err, EEXIST, "run %s was already started "
 				  "(%s exists)", s->r->run_id,
 				  s->status_path);
+	TR("mkdir");
 	if (setup_socket(s, err) < 0)
 		return -1;
+	TR("socket");
 	s->own_dir = true;
 	status_write(s, false);
 	return 0;

@@ -90,6 +90,13 @@ struct store_ops {
 	int (*user_count)(struct store *s, int64_t *n, struct rc_err *err);
 	int (*user_set_disabled)(struct store *s, const char *name,
 				 bool disabled, struct rc_err *err);
+	/* Password hashes (argon2id strings made by the caller).  Both
+	 * return 1 when the user does not exist; get sets *hash to NULL
+	 * when the user has no password. */
+	int (*user_set_password)(struct store *s, const char *name,
+				 const char *hash, struct rc_err *err);
+	int (*user_get_password)(struct store *s, const char *name,
+				 char **hash, struct rc_err *err);
 
 	/* Tokens, by the hex SHA-256 of their secret.  token_insert returns 1
 	 * when the user does not exist.  token_find returns 1 when no token

@@ -77,6 +77,9 @@ static const char *const migrations[] = {
 	" target TEXT,"
 	" detail TEXT);"
 	"PRAGMA user_version = 1;",
+	/* 1 -> 2: web sign-in passwords (argon2id strings, never plain). */
+	"ALTER TABLE users ADD COLUMN password_hash TEXT;"
+	"PRAGMA user_version = 2;",
 };
 
 #define SCHEMA_VERSION \
@@ -111,6 +114,8 @@ enum stmt_id {
 	ST_USER_LIST,
 	ST_USER_COUNT,
 	ST_USER_SET_DISABLED,
+	ST_USER_SET_PASSWORD,
+	ST_USER_GET_PASSWORD,
 	ST_TOKEN_INSERT,
 	ST_TOKEN_FIND,
 	ST_TOKEN_TOUCH,
@@ -159,6 +164,10 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_USER_COUNT] = "SELECT count(*) FROM users",
 	[ST_USER_SET_DISABLED] =
 		"UPDATE users SET disabled = ?2 WHERE name = ?1",
+	[ST_USER_SET_PASSWORD] =
+		"UPDATE users SET password_hash = ?2 WHERE name = ?1",
+	[ST_USER_GET_PASSWORD] =
+		"SELECT password_hash FROM users WHERE name = ?1",
 	[ST_TOKEN_INSERT] =
 		"INSERT INTO tokens (user, label, hash, created_at, revoked)"
 		" SELECT name, ?2, ?3, ?4, 0 FROM users WHERE name = ?1",
@@ -933,6 +942,50 @@ static int sqlite_user_set_disabled(struct store *s, const char *name,
 			  disabled ? 1 : 0, "writing a user", err);
 }
 
+static int sqlite_user_set_password(struct store *s, const char *name,
+				    const char *hash, struct rc_err *err)
+{
+	struct sqlite_store *b = sq(s);
+	sqlite3_stmt *st;
+	bool bad;
+	int ret = -1;
+
+	pthread_mutex_lock(&b->lock);
+	st = stmt_get(b, ST_USER_SET_PASSWORD, err);
+	if (!st)
+		goto out;
+	bad = bind_text(st, 1, name);
+	bad |= bind_text(st, 2, hash);
+	ret = step_write(b, st, bad, "writing a password", err);
+	if (ret >= 0)
+		ret = ret == 0 ? 1 : 0;
+out:
+	stmt_done(st);
+	pthread_mutex_unlock(&b->lock);
+	return ret;
+}
+
+static int sqlite_user_get_password(struct store *s, const char *name,
+				    char **hash, struct rc_err *err)
+{
+	struct sqlite_store *b = sq(s);
+	sqlite3_stmt *st;
+	int ret = -1;
+
+	pthread_mutex_lock(&b->lock);
+	st = stmt_get(b, ST_USER_GET_PASSWORD, err);
+	if (!st)
+		goto out;
+	ret = step_one(b, st, bind_text(st, 1, name), "reading a password",
+		       err);
+	if (ret == 0)
+		*hash = col_null(st, 0) ? NULL : col_text(st, 0);
+out:
+	stmt_done(st);
+	pthread_mutex_unlock(&b->lock);
+	return ret;
+}
+
 /* --- tokens --- */
 
 static int sqlite_token_insert(struct store *s, const char *user,
@@ -1155,6 +1208,8 @@ const struct store_ops store_sqlite_ops = {
 	.user_list = sqlite_user_list,
 	.user_count = sqlite_user_count,
 	.user_set_disabled = sqlite_user_set_disabled,
+	.user_set_password = sqlite_user_set_password,
+	.user_get_password = sqlite_user_get_password,
 	.token_insert = sqlite_token_insert,
 	.token_find = sqlite_token_find,
 	.token_touch = sqlite_token_touch,

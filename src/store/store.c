@@ -396,6 +396,29 @@ int store_user_set_disabled(struct store *s, const char *name, bool disabled,
 	return s->ops->user_set_disabled(s, name, disabled, err);
 }
 
+/* Set (hash non-NULL) or clear the password hash of user name.  0 done,
+ * 1 no such user, -1 error. */
+int store_user_set_password(struct store *s, const char *name,
+			    const char *hash, struct rc_err *err)
+{
+	assert(s);
+	if (check_name(name, err) < 0)
+		return -1;
+	return s->ops->user_set_password(s, name, hash, err);
+}
+
+/* The password hash of user name into *hash (caller frees; NULL when none
+ * is set).  0 found, 1 no such user, -1 error. */
+int store_user_get_password(struct store *s, const char *name, char **hash,
+			    struct rc_err *err)
+{
+	assert(s && hash);
+	*hash = NULL;
+	if (check_name(name, err) < 0)
+		return -1;
+	return s->ops->user_get_password(s, name, hash, err);
+}
+
 /* --- tokens --- */
 
 static pthread_once_t sodium_once = PTHREAD_ONCE_INIT;

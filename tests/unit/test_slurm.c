@@ -13,15 +13,21 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <libgen.h>
 #include <pthread.h>
+#include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "exec.h"
+
+extern char **environ;
 
 /* Until (or unless) the config module is linked in, look automations up
  * here; the real config_automation() takes precedence when present. */
@@ -67,6 +73,11 @@ static void on_event(void *ctx, const struct exec_event *ev)
 		snprintf(c->reason, sizeof(c->reason), "%s",
 			 ev->reason ? ev->reason : "");
 		c->mono = time_mono_ms();
+		if (getenv("RUNCELL_SLURM_TEST_VERBOSE"))
+			fprintf(stderr, "  event %s %s exit=%s%d reason=%s\n",
+				c->run_id, run_state_name(c->state),
+				c->has_exit_code ? "" : "none/", c->exit_code,
+				c->reason);
 	}
 	pthread_cond_broadcast(&ev_cond);
 	pthread_mutex_unlock(&ev_lock);
@@ -669,6 +680,75 @@ static void test_sbatch_error(void **state)
 	exec_close(ex);
 }
 
+/* The controller goes down while a job runs: nothing is reported finished
+ * while it is away, and the true end arrives once it is back.  Needs
+ * tests/slurm/up.sh (or $RUNCELL_SLURM_UP) to start it again. */
+static void test_controller_down(void **state)
+{
+	char *argv[] = { "/bin/sh", "-c", "echo start; sleep 15; echo end",
+			 NULL };
+	const char *up = getenv("RUNCELL_SLURM_UP");
+	char *conf_copy, *pid_path, *pid_text = NULL, *up_argv[2];
+	struct run_args ra;
+	struct ev_copy ev;
+	int64_t pid = 0, end;
+	size_t len;
+	pid_t child;
+	int st, during;
+	char *handle, *log;
+
+	(void)state;
+	NEED_CLUSTER();
+	if (!up)
+		up = "tests/slurm/up.sh";
+	if (access(up, X_OK) != 0) {
+		print_message("skipped: %s not found (set RUNCELL_SLURM_UP)\n",
+			      up);
+		skip();
+	}
+	conf_copy = xstrdup(slurm_conf);
+	pid_path = xasprintf("%s/slurmctld.pid", dirname(conf_copy));
+	if (read_file(pid_path, 64, &pid_text, &len, NULL) < 0)
+		fail_msg("cannot read the controller's pid from %s", pid_path);
+	pid_text[strcspn(pid_text, "\n")] = '\0';
+	if (parse_int64(pid_text, 2, INT32_MAX, &pid) < 0)
+		fail_msg("bad pid \"%s\" in %s", pid_text, pid_path);
+	struct executor *ex = open_backend();
+
+	run_init(&ra, argv);
+	handle = start_ok(ex, &ra);
+	wait_event(ra.id, RUN_RUNNING, 30);
+	wait_log(ra.log_path, "start", 10);
+
+	/* Controller away for 6 s while the job keeps running. */
+	kill((pid_t)pid, SIGTERM);
+	end = time_mono_ms() + 15000;
+	while (kill((pid_t)pid, 0) == 0 && time_mono_ms() < end)
+		usleep(100 * 1000);
+	usleep(6000 * 1000);
+	during = count_events(ra.id, -1);
+
+	setenv("RUNCELL_SLURM_DIR", dirname(conf_copy), 1);
+	up_argv[0] = (char *)up;
+	up_argv[1] = NULL;
+	assert_int_equal(posix_spawn(&child, up, NULL, NULL, up_argv, environ),
+			 0);
+	assert_int_equal(waitpid(child, &st, 0), child);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+
+	assert_int_equal(during, 1); /* RUNNING only */
+	ev = wait_event(ra.id, -1, 60);
+	assert_int_equal(ev.state, RUN_SUCCEEDED);
+	log = read_log(ra.log_path);
+	assert_string_equal(log, "start\nend\n");
+	free(log);
+	free(handle);
+	free(pid_text);
+	free(pid_path);
+	free(conf_copy);
+	exec_close(ex);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -684,6 +764,7 @@ int main(void)
 		cmocka_unit_test(test_lost),
 		cmocka_unit_test(test_log_cap),
 		cmocka_unit_test(test_sbatch_error),
+		cmocka_unit_test(test_controller_down),
 		cmocka_unit_test(test_slurm_time_limit),
 	};
 

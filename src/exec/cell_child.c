@@ -1,0 +1,374 @@
+/*
+ * cell_child.c - the inside of a cell: what the cloned child does between
+ * clone and exec, and the cell's tiny init.
+ *
+ * The child starts in new PID, mount, IPC and UTS namespaces (and in the
+ * slot's cgroup on v2).  In order (DESIGN.md "Starting a cell fast"):
+ * parent-death signal, network namespace, the filesystem view and
+ * pivot_root, hostname, wait for the parent (v1 cgroups attached),
+ * rlimits, setsid, file descriptors, the unprivileged user with no
+ * capabilities, no_new_privs, seccomp, then fork the program and stay as
+ * its init.
+ *
+ * Why an init and not the program as PID 1: PID 1 of a namespace gets no
+ * default signal handling (a script's SIGTERM would be ignored unless it
+ * installs a handler) and inherits every orphan, which it must reap or the
+ * cell fills with zombies.  Scripts do neither.  So the child stays as a
+ * minimal PID 1: it forwards SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1/2,
+ * SIGCONT and SIGWINCH to the program, reaps every orphan, and when the
+ * program ends, passes its wait status to the supervisor over a pipe and
+ * exits - which makes the kernel kill whatever the program left behind
+ * (double-forked daemons included).  The init runs with the same
+ * credentials, seccomp filter and limits as the program; it costs one
+ * fork (~0.1 ms) per run.
+ *
+ * This code runs in a copy of a process that may have had other threads:
+ * it uses system calls and async-signal-safe functions only (plus
+ * snprintf into stack buffers for error messages), and never returns.
+ */
+#include "cell_int.h"
+#include "seccomp.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <linux/capability.h>
+
+extern char **environ;
+
+/* Where errors go: plan->err_fd until the descriptors are rearranged, then
+ * ERR_FD. */
+enum { ERR_FD = 3, STATUS_FD = 4, SYNC_FD = 5 };
+
+static int err_fd = -1;
+
+_Noreturn static void fail(int errnum, int exec, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+_Noreturn static void fail(int errnum, int exec, const char *fmt, ...)
+{
+	struct cell_child_err e;
+	va_list ap;
+
+	memset(&e, 0, sizeof(e));
+	e.errnum = errnum;
+	e.exec = exec;
+	va_start(ap, fmt);
+	vsnprintf(e.what, sizeof(e.what), fmt, ap);
+	va_end(ap);
+	if (err_fd >= 0)
+		(void)!write(err_fd, &e, sizeof(e));
+	_exit(127);
+}
+
+static void mount_or_fail(const char *src, const char *dst, const char *type,
+			  unsigned long flags, const char *data,
+			  const char *what)
+{
+	if (mount(src, dst, type, flags, data) < 0)
+		fail(errno, 0, "%s (%s)", what, dst);
+}
+
+static void setattr_or_fail(const char *dst, uint64_t set, const char *what)
+{
+	struct mount_attr a = { .attr_set = set };
+
+	if (syscall(SYS_mount_setattr, AT_FDCWD, dst, AT_RECURSIVE, &a,
+		    sizeof(a)) < 0)
+		fail(errno, 0, "%s (%s)", what, dst);
+}
+
+/* A minimal /dev: a small tmpfs with the six usual devices, the /proc
+ * links, and a world-writable /dev/shm (in the same, size-capped tmpfs). */
+static void make_dev(const struct cell_plan *p)
+{
+	static const struct {
+		const char *name;
+		unsigned maj, min;
+	} nodes[] = {
+		{ "null", 1, 3 }, { "zero", 1, 5 }, { "full", 1, 7 },
+		{ "random", 1, 8 }, { "urandom", 1, 9 }, { "tty", 5, 0 },
+	};
+	static const struct {
+		const char *name, *target;
+	} links[] = {
+		{ "fd", "/proc/self/fd" }, { "stdin", "/proc/self/fd/0" },
+		{ "stdout", "/proc/self/fd/1" }, { "stderr", "/proc/self/fd/2" },
+	};
+	char path[PATH_MAX];
+
+	mount_or_fail("tmpfs", p->dst_dev, "tmpfs", MS_NOSUID | MS_NOEXEC,
+		      p->devfs_opts, "mounting /dev");
+	for (size_t i = 0; i < sizeof(nodes) / sizeof(nodes[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", p->dst_dev, nodes[i].name);
+		if (mknod(path, S_IFCHR | 0666,
+			  makedev(nodes[i].maj, nodes[i].min)) < 0)
+			fail(errno, 0, "creating /dev/%s", nodes[i].name);
+	}
+	for (size_t i = 0; i < sizeof(links) / sizeof(links[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", p->dst_dev, links[i].name);
+		if (symlink(links[i].target, path) < 0)
+			fail(errno, 0, "creating /dev/%s", links[i].name);
+	}
+	snprintf(path, sizeof(path), "%s/shm", p->dst_dev);
+	if (mkdir(path, 01777) < 0)
+		fail(errno, 0, "creating /dev/shm");
+}
+
+/* The filesystem view; see cell.h.  The root is bound recursively onto
+ * the stage and made read-only, nosuid and nodev in one mount_setattr
+ * call (the whole subtree at once, Linux 5.12); then the private mounts
+ * go on top, and pivot_root makes the stage "/". */
+static void make_root(const struct cell_plan *p)
+{
+	mount_or_fail(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL,
+		      "making the mount tree private");
+	mount_or_fail(p->root_src, p->stage, NULL, MS_BIND | MS_REC, NULL,
+		      "binding the root");
+	setattr_or_fail(p->stage, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID |
+			MOUNT_ATTR_NODEV, "making the root read-only");
+
+	/* Mounted after the PID namespace was made: shows the cell only. */
+	mount_or_fail("proc", p->dst_proc, "proc",
+		      MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL, "mounting /proc");
+	make_dev(p);
+	mount_or_fail("tmpfs", p->dst_tmp, "tmpfs", MS_NOSUID | MS_NODEV,
+		      p->tmpfs_opts, "mounting /tmp");
+	mount_or_fail(p->work_src, p->dst_work, NULL, MS_BIND | MS_REC, NULL,
+		      "binding the work folder");
+	setattr_or_fail(p->dst_work, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
+			"setting nosuid on the work folder");
+
+	/* Writable paths first, hidden ones last: nothing declared writable
+	 * can uncover the service's own files. */
+	for (size_t i = 0; i < p->n_mnts; i++) {
+		const struct cell_mnt *m = &p->mnts[i];
+
+		switch (m->kind) {
+		case CELL_MNT_BIND_RW:
+			mount_or_fail(m->src, m->dst, NULL, MS_BIND | MS_REC,
+				      NULL, "binding a writable path");
+			setattr_or_fail(m->dst, MOUNT_ATTR_NOSUID |
+					MOUNT_ATTR_NODEV,
+					"setting nosuid on a writable path");
+			break;
+		case CELL_MNT_HIDE_DIR:
+			mount_or_fail("tmpfs", m->dst, "tmpfs",
+				      MS_RDONLY | MS_NOSUID | MS_NODEV |
+				      MS_NOEXEC, "size=4k,nr_inodes=1,mode=000",
+				      "hiding a folder");
+			break;
+		case CELL_MNT_HIDE_FILE:
+			mount_or_fail(p->hidden_file, m->dst, NULL, MS_BIND,
+				      NULL, "hiding a file");
+			mount_or_fail(NULL, m->dst, NULL,
+				      MS_REMOUNT | MS_BIND | MS_RDONLY |
+				      MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL,
+				      "hiding a file");
+			break;
+		}
+	}
+
+	if (chdir(p->stage) < 0)
+		fail(errno, 0, "entering the new root");
+	if (syscall(SYS_pivot_root, ".", ".") < 0)
+		fail(errno, 0, "pivot_root");
+	if (umount2(".", MNT_DETACH) < 0)
+		fail(errno, 0, "detaching the old root");
+	if (chdir("/work") < 0)
+		fail(errno, 0, "entering /work");
+}
+
+static void set_limit(int res, rlim_t v, const char *name)
+{
+	struct rlimit rl = { .rlim_cur = v, .rlim_max = v };
+
+	if (setrlimit(res, &rl) < 0)
+		fail(errno, 0, "setting %s", name);
+}
+
+/* stdin /dev/null, stdout and stderr the output, the error, status and
+ * sync pipes at 3, 4 and 5 (close-on-exec), everything else closed. */
+static void arrange_fds(const struct cell_plan *p)
+{
+	int nul, e, s, y, o;
+
+	nul = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (nul < 0)
+		fail(errno, 0, "opening /dev/null");
+	e = fcntl(p->err_fd, F_DUPFD_CLOEXEC, 10);
+	s = fcntl(p->status_fd, F_DUPFD_CLOEXEC, 10);
+	y = fcntl(p->sync_fd, F_DUPFD_CLOEXEC, 10);
+	o = fcntl(p->out_fd, F_DUPFD_CLOEXEC, 10);
+	if (e < 0 || s < 0 || y < 0 || o < 0)
+		fail(errno, 0, "duplicating descriptors");
+	err_fd = e;
+	if (dup2(nul, 0) < 0 || dup2(o, 1) < 0 || dup2(o, 2) < 0 ||
+	    dup3(e, ERR_FD, O_CLOEXEC) < 0 || dup3(s, STATUS_FD, O_CLOEXEC) < 0 ||
+	    dup3(y, SYNC_FD, O_CLOEXEC) < 0)
+		fail(errno, 0, "arranging descriptors");
+	err_fd = ERR_FD;
+	if (syscall(SYS_close_range, SYNC_FD + 1, ~0U, 0) < 0)
+		fail(errno, 0, "closing descriptors");
+}
+
+/* Become the run user with no capabilities at all: bounding and ambient
+ * sets emptied while still root, then the ids, then the three sets zeroed
+ * (setresuid already cleared permitted and effective; this makes sure the
+ * inheritable set is empty too).  Raw system calls: libc's wrappers would
+ * try to reach the parent's other threads. */
+static void drop_privileges(const struct cell_plan *p)
+{
+	struct __user_cap_header_struct hdr = {
+		.version = _LINUX_CAPABILITY_VERSION_3,
+		.pid = 0,
+	};
+	struct __user_cap_data_struct data[2];
+
+	for (int cap = 0; cap < 64; cap++) {
+		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0) {
+			if (errno == EINVAL)
+				break;
+			fail(errno, 0, "dropping capability %d", cap);
+		}
+	}
+	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 &&
+	    errno != EINVAL)
+		fail(errno, 0, "clearing ambient capabilities");
+	if (syscall(SYS_setgroups, 0, NULL) < 0)
+		fail(errno, 0, "clearing supplementary groups");
+	if (syscall(SYS_setresgid, p->gid, p->gid, p->gid) < 0)
+		fail(errno, 0, "setting gid %u", (unsigned)p->gid);
+	if (syscall(SYS_setresuid, p->uid, p->uid, p->uid) < 0)
+		fail(errno, 0, "setting uid %u", (unsigned)p->uid);
+	memset(data, 0, sizeof(data));
+	if (syscall(SYS_capset, &hdr, data) < 0)
+		fail(errno, 0, "clearing capabilities");
+}
+
+static const int forwarded[] = {
+	SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGCONT, SIGWINCH,
+};
+
+/* The init: reap everything, forward signals to the program, report its
+ * status and exit when it ends.  Its exit takes the rest of the cell. */
+_Noreturn static void run_init(pid_t main_pid, const sigset_t *set)
+{
+	siginfo_t si;
+	int sig, ws;
+	pid_t p;
+
+	close(ERR_FD);
+	close(SYNC_FD);
+	close(0);
+	close(1);
+	close(2);
+	for (;;) {
+		sig = sigwaitinfo(set, &si);
+		if (sig < 0)
+			continue;
+		if (sig != SIGCHLD) {
+			(void)kill(main_pid, sig);
+			continue;
+		}
+		while ((p = waitpid(-1, &ws, WNOHANG)) > 0) {
+			if (p != main_pid)
+				continue;
+			(void)!write(STATUS_FD, &ws, sizeof(ws));
+			_exit(WIFEXITED(ws) ? WEXITSTATUS(ws)
+					    : 128 + WTERMSIG(ws));
+		}
+	}
+}
+
+_Noreturn void cell_child_main(const struct cell_plan *p)
+{
+	sigset_t set, old;
+	struct sigaction dfl;
+	struct pollfd pfd;
+	pid_t pid;
+	char c;
+
+	err_fd = p->err_fd;
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
+		fail(errno, 0, "setting the parent-death signal");
+	/* Dispositions the supervisor set (SIGPIPE ignored, handlers) must
+	 * not reach the program. */
+	memset(&dfl, 0, sizeof(dfl));
+	dfl.sa_handler = SIG_DFL;
+	for (int i = 1; i < NSIG; i++)
+		if (i != SIGKILL && i != SIGSTOP)
+			(void)sigaction(i, &dfl, NULL);
+	if (p->netns_fd >= 0 && setns(p->netns_fd, CLONE_NEWNET) < 0)
+		fail(errno, 0, "joining the network namespace");
+	umask(0);
+	make_root(p);
+	umask(022);
+	if (sethostname("runcell", 7) < 0)
+		fail(errno, 0, "setting the hostname");
+
+	/* The parent attaches us to the v1 cgroups meanwhile; nothing of
+	 * the program's runs before it says so.  EOF: it gave up or died. */
+	if (read(p->sync_fd, &c, 1) != 1)
+		_exit(127);
+
+	set_limit(RLIMIT_CORE, 0, "RLIMIT_CORE");
+	set_limit(RLIMIT_FSIZE, p->fsize, "RLIMIT_FSIZE");
+	set_limit(RLIMIT_NOFILE, 1024, "RLIMIT_NOFILE");
+	if (setsid() < 0)
+		fail(errno, 0, "setsid");
+	arrange_fds(p);
+	drop_privileges(p);
+
+	/* Changing credentials cleared the parent-death signal: set it
+	 * again, then make sure the parent did not die in between (it holds
+	 * the sync pipe open until we have exec'd). */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
+		fail(errno, 0, "setting the parent-death signal");
+	pfd.fd = SYNC_FD;
+	pfd.events = POLLIN;
+	if (poll(&pfd, 1, 0) > 0 && (pfd.revents & (POLLHUP | POLLERR)))
+		_exit(127);
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		fail(errno, 0, "setting no_new_privs");
+	{
+		int r = cell_seccomp_load(p->prog);
+
+		if (r < 0)
+			fail(-r, 0, "loading the seccomp filter");
+	}
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGCHLD);
+	for (size_t i = 0; i < sizeof(forwarded) / sizeof(forwarded[0]); i++)
+		sigaddset(&set, forwarded[i]);
+	sigprocmask(SIG_BLOCK, &set, &old);
+	pid = (pid_t)syscall(SYS_clone, SIGCHLD, NULL, NULL, NULL, NULL);
+	if (pid < 0)
+		fail(errno, 0, "starting the program's process");
+	if (pid > 0)
+		run_init(pid, &set);
+
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	(void)prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+	close(STATUS_FD);
+	close(SYNC_FD);
+	environ = (char **)p->env;
+	execvp(p->argv[0], p->argv);
+	fail(errno, 1, "%s", p->argv[0]);
+}
