@@ -22,7 +22,8 @@ endif
 
 SRCS     := $(sort $(wildcard src/*.c src/exec/*.c src/store/*.c))
 LIB_SRCS := $(filter-out src/main.c,$(SRCS))
-LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
+LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/ui_files.o
+UI_FILES := $(sort $(wildcard src/ui/*))
 UNIT_SRCS  := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_TESTS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/%)
 HELPERS    := $(patsubst tests/helpers/%.c,$(BUILD)/%,$(wildcard tests/helpers/*.c))
@@ -34,6 +35,15 @@ all: $(BUILD)/runcell $(HELPERS)
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+# The web UI, compiled into the binary (see docs/ui.md).
+$(BUILD)/gen/ui_files.c: $(UI_FILES) scripts/embed-ui.sh
+	@mkdir -p $(dir $@)
+	./scripts/embed-ui.sh $@ $(UI_FILES)
+
+$(BUILD)/obj/gen/ui_files.o: $(BUILD)/gen/ui_files.c src/web.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Isrc -c $< -o $@
 
 $(BUILD)/runcell: $(BUILD)/obj/src/main.o $(LIB_OBJS)
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)

@@ -15,6 +15,12 @@
 #include "app.h"
 #include "catalog.h"
 #include "log.h"
+#include "metrics.h"
+#include "notify.h"
+#include "schedule.h"
+#include "secrets.h"
+#include "web.h"
+#include "webhook.h"
 
 #define LOG_CHUNK_MAX (4 * 1024 * 1024)
 
@@ -70,6 +76,26 @@ json_t *api_run_json(const struct run *r)
 		json_object_set_new(o, "usage", json_null());
 	json_object_set_new(o, "stop_requested",
 			    json_boolean(r->stop_requested));
+	json_object_set_new(o, "attempt",
+			    json_integer(r->attempt > 0 ? r->attempt : 1));
+	json_object_set_new(o, "retry_of", r->retry_of[0] ?
+						   json_string(r->retry_of) :
+						   json_null());
+	set_time(o, "not_before", r->not_before);
+	json_object_set_new(o, "queue_position", json_null());
+	return o;
+}
+
+/* api_run_json plus the run's place in the queue while it is queued. */
+static json_t *run_json(struct http_req *req, const struct run *r)
+{
+	json_t *o = api_run_json(r);
+	int pos = r->state == RUN_QUEUED ?
+			  runs_queue_position(req->app->runs, r->id) :
+			  0;
+
+	if (pos > 0)
+		json_object_set_new(o, "queue_position", json_integer(pos));
 	return o;
 }
 
@@ -77,11 +103,13 @@ static void audit(struct http_req *req, const char *action,
 		  const char *target, json_t *detail)
 {
 	struct rc_err err;
-	char *text = detail ? json_dumps(detail, JSON_COMPACT) : NULL;
+	char *raw = detail ? json_dumps(detail, JSON_COMPACT) : NULL;
+	char *text = secrets_mask_str(req->app->secrets, raw);
 
 	if (store_audit_add(req->app->store, req->user, action, target, text,
 			    &err) < 0)
 		log_error("audit %s %s: %s", action, target, err.msg);
+	free(raw);
 	free(text);
 	json_decref(detail);
 }
@@ -98,11 +126,30 @@ static void h_healthz(struct http_req *req)
 			    "active", a));
 }
 
+/* GET /metrics: Prometheus text; a viewer token is needed unless
+ * server.metrics_public. */
+static void h_metrics(struct http_req *req)
+{
+	static const char *const ct = "text/plain; version=0.0.4; "
+				      "charset=utf-8";
+	char *text;
+	size_t len;
+	int q, a;
+
+	if (!runs_config(req->app->runs)->server.metrics_public &&
+	    !http_require_role(req, ROLE_VIEWER))
+		return;
+	runs_counts(req->app->runs, &q, &a);
+	text = metrics_render(req->app->metrics, q, a, &len);
+	http_bytes(req, 200, ct, text, len, NULL);
+	free(text);
+}
+
 /* --- automations --- */
 
 static void h_automations(struct http_req *req)
 {
-	const struct config *cfg = req->app->cfg;
+	const struct config *cfg = runs_config(req->app->runs);
 	json_t *arr = json_array();
 
 	for (size_t i = 0; i < cfg->n_autos; i++) {
@@ -120,7 +167,7 @@ static void h_automations(struct http_req *req)
 static void h_automation(struct http_req *req)
 {
 	const struct automation *a =
-		config_automation(req->app->cfg, req->params[0]);
+		config_automation(runs_config(req->app->runs), req->params[0]);
 	json_t *o;
 
 	if (!a) {
@@ -189,7 +236,7 @@ static void h_run_create(struct http_req *req)
 		params = NULL;
 	if (submit(req, json_string_value(aut), params, &r) < 0)
 		goto out;
-	http_json(req, 202, api_run_json(&r));
+	http_json(req, 202, run_json(req, &r));
 	store_run_clear(&r);
 out:
 	json_decref(body);
@@ -229,7 +276,7 @@ static void h_run_get(struct http_req *req)
 
 	if (load_run(req, &r) < 0)
 		return;
-	http_json(req, 200, api_run_json(&r));
+	http_json(req, 200, run_json(req, &r));
 	store_run_clear(&r);
 }
 
@@ -280,7 +327,7 @@ static void h_runs_list(struct http_req *req)
 	}
 	arr = json_array();
 	for (size_t i = 0; i < n; i++)
-		json_array_append_new(arr, api_run_json(&list[i]));
+		json_array_append_new(arr, run_json(req, &list[i]));
 	if (n == (size_t)f.limit) {
 		char cur[24];
 
@@ -317,7 +364,7 @@ static void h_run_stop(struct http_req *req)
 		return;
 	if (load_run(req, &r) < 0)
 		return;
-	http_json(req, 202, api_run_json(&r));
+	http_json(req, 202, run_json(req, &r));
 	store_run_clear(&r);
 }
 
@@ -328,7 +375,7 @@ static void h_run_log(struct http_req *req)
 	int64_t offset = 0, size = 0;
 	char *path, *data = NULL;
 	char hsize[24], hoff[24], hnext[24];
-	size_t len = 0;
+	size_t len = 0, masked_len = 0;
 	int fd;
 
 	if (load_run(req, &r) < 0)
@@ -356,6 +403,22 @@ static void h_run_log(struct http_req *req)
 			got = pread(fd, data, want, offset);
 			len = got > 0 ? (size_t)got : 0;
 		}
+		if (len && req->app->secrets) {
+			/* Mask secrets; an unfinished tail that may start one
+			 * is left for the next request (X-Log-Next-Offset). */
+			struct buf m;
+			bool final = run_state_terminal(r.state) &&
+				     offset + (int64_t)len >= size;
+
+			buf_init(&m, 0);
+			len = secrets_mask(req->app->secrets, data, len, final,
+					   &m);
+			masked_len = m.len;
+			free(data);
+			data = buf_take(&m, NULL);
+		} else {
+			masked_len = len;
+		}
 		close(fd);
 	}
 	snprintf(hsize, sizeof(hsize), "%" PRId64, size);
@@ -372,7 +435,7 @@ static void h_run_log(struct http_req *req)
 			NULL,
 		};
 		http_bytes(req, 200, "text/plain; charset=utf-8",
-			   data ? data : "", len, headers);
+			   data ? data : "", masked_len, headers);
 	}
 	free(data);
 out:
@@ -686,15 +749,44 @@ static void h_whoami(struct http_req *req)
 				      role_name(req->role)));
 }
 
+/* --- schedules and notifications (schedule.c, notify.c) --- */
+
+static void h_schedules(struct http_req *req)
+{
+	http_json(req, 200,
+		  json_pack("{s:o}", "schedules",
+			    sched_list_json(runs_config(req->app->runs),
+					    req->app->store)));
+}
+
+static void h_run_notifications(struct http_req *req)
+{
+	struct rc_err err;
+	struct run r;
+	json_t *arr;
+
+	if (load_run(req, &r) < 0)
+		return;
+	arr = notify_list_json(req->app->store, r.id, &err);
+	store_run_clear(&r);
+	if (!arr) {
+		http_error(req, 500, "internal", "%s", err.msg);
+		return;
+	}
+	http_json(req, 200, json_pack("{s:o}", "notifications", arr));
+}
+
 #define NOAUTH (-1)
 
 const struct http_route api_routes[] = {
 	{ "GET", "/healthz", NOAUTH, h_healthz },
+	{ "GET", "/metrics", NOAUTH, h_metrics },
 	{ "GET", "/api/v1/whoami", ROLE_VIEWER, h_whoami },
 	{ "GET", "/api/v1/automations", ROLE_VIEWER, h_automations },
 	{ "GET", "/api/v1/automations/{id}", ROLE_VIEWER, h_automation },
 	{ "POST", "/api/v1/runs", ROLE_OPERATOR, h_run_create },
 	{ "GET", "/api/v1/runs", ROLE_VIEWER, h_runs_list },
+	{ "GET", "/api/v1/runs/events", ROLE_VIEWER, sse_h_all_events },
 	{ "GET", "/api/v1/runs/{id}", ROLE_VIEWER, h_run_get },
 	{ "POST", "/api/v1/runs/{id}/stop", ROLE_OPERATOR, h_run_stop },
 	{ "GET", "/api/v1/runs/{id}/log", ROLE_VIEWER, h_run_log },
@@ -704,6 +796,21 @@ const struct http_route api_routes[] = {
 	{ "POST", "/api/v1/tokens", ROLE_ADMIN, h_token_create },
 	{ "DELETE", "/api/v1/tokens/{id}", ROLE_ADMIN, h_token_revoke },
 	{ "GET", "/api/v1/audit", ROLE_ADMIN, h_audit },
+	{ "GET", "/api/v1/schedules", ROLE_VIEWER, h_schedules },
+	{ "GET", "/api/v1/runs/{id}/notifications", ROLE_VIEWER,
+	  h_run_notifications },
+	{ "POST", "/api/v1/hooks/{automation}", NOAUTH, webhook_handle },
+	/* Live output, sign-in and the web UI (sse.c, web.c). */
+	{ "GET", "/api/v1/runs/{id}/events", ROLE_VIEWER, sse_h_run_events },
+	{ "POST", "/api/v1/session", NOAUTH, web_h_login },
+	{ "GET", "/api/v1/session", ROLE_VIEWER, web_h_session },
+	{ "DELETE", "/api/v1/session", ROLE_VIEWER, web_h_logout },
+	{ "POST", "/api/v1/users/{name}/password", ROLE_VIEWER,
+	  web_h_user_password },
+	{ "POST", "/api/v1/users/{name}/disabled", ROLE_ADMIN,
+	  web_h_user_disable },
+	{ "GET", "/", NOAUTH, web_h_index },
+	{ "GET", "/ui/{file}", NOAUTH, web_h_file },
 	{ "POST", "/api/run", ROLE_OPERATOR, h_legacy_run },
 	{ "GET", "/api/task/{id}/status", ROLE_VIEWER, h_legacy_status },
 	{ "POST", "/api/task/{id}/stop", ROLE_OPERATOR, h_legacy_stop },

@@ -26,7 +26,9 @@
 #include <yaml.h>
 
 #include "catalog.h"
+#include "cron.h"
 #include "exec.h"
+#include "tz.h"
 
 #define MAX_DEPTH 64
 
@@ -578,12 +580,91 @@ out:
 	return ret;
 }
 
+static yaml_node_t *map_get(struct loader *L, yaml_node_t *n,
+			    const char *key);
+
+/* server.user_limits: {NAME: {max_concurrent_runs: N}, ...} */
+static int load_user_limits(struct loader *L, yaml_node_t *n,
+			    struct server_config *s)
+{
+	static const char *const keys[] = { "max_concurrent_runs", NULL };
+	size_t len;
+
+	if (want_map(L, n, "user_limits") < 0)
+		return -1;
+	len = (size_t)(n->data.mapping.pairs.top -
+		       n->data.mapping.pairs.start);
+	s->user_limits = xcalloc(len + 1, sizeof(*s->user_limits));
+	for (yaml_node_pair_t *p = n->data.mapping.pairs.start;
+	     p < n->data.mapping.pairs.top; p++) {
+		yaml_node_t *k = node_at(L, p->key), *v = node_at(L, p->value);
+		struct user_limit *u = &s->user_limits[s->n_user_limits];
+		yaml_node_t *max;
+
+		if (!*text(k))
+			return fail(L, k, "`user_limits` needs user names as "
+					  "keys");
+		u->user = xstrdup(text(k));
+		s->n_user_limits++;
+		if (want_map(L, v, "user_limits entry") < 0 ||
+		    check_keys(L, v, "a `user_limits` entry", keys) < 0)
+			return -1;
+		max = map_get(L, v, "max_concurrent_runs");
+		if (!max)
+			return fail(L, v, "give `max_concurrent_runs` for user "
+					  "\"%s\"", u->user);
+		if (get_int(L, max, "max_concurrent_runs", 0, 1000000,
+			    &u->max_concurrent_runs) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* server.retention: {max_age, max_runs_per_automation, interval} */
+static int load_retention(struct loader *L, yaml_node_t *n,
+			  struct retention_config *rc)
+{
+	static const char *const keys[] = { "max_age",
+					    "max_runs_per_automation",
+					    "interval", NULL };
+
+	if (want_map(L, n, "retention") < 0 ||
+	    check_keys(L, n, "`retention`", keys) < 0)
+		return -1;
+	for (yaml_node_pair_t *p = n->data.mapping.pairs.start;
+	     p < n->data.mapping.pairs.top; p++) {
+		const char *k = text(node_at(L, p->key));
+		yaml_node_t *v = node_at(L, p->value);
+		int r = 0;
+
+		if (!strcmp(k, "max_age"))
+			r = get_duration(L, v, k, &rc->max_age_ms);
+		else if (!strcmp(k, "max_runs_per_automation"))
+			r = get_int(L, v, k, 0, INT32_MAX,
+				    &rc->max_runs_per_automation);
+		else if (!strcmp(k, "interval")) {
+			r = get_duration(L, v, k, &rc->interval_ms);
+			if (r == 0 && rc->interval_ms < 100)
+				r = fail(L, v, "`interval` must be at least "
+					       "100ms");
+		}
+		if (r < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int load_notify(struct loader *L, yaml_node_t *n,
+		       const struct notify_def *base, struct notify_def **out);
+
 static int load_server(struct loader *L, yaml_node_t *n, struct config *cfg)
 {
 	static const char *const keys[] = {
 		"listen", "data_dir", "executor", "max_concurrent_runs",
 		"log_max_bytes", "max_body_bytes", "stop_grace", "run_user",
-		"store", "secrets_file", NULL,
+		"store", "secrets_file", "max_queued_runs",
+		"max_concurrent_runs_per_user", "user_limits", "metrics_public",
+		"retention", "notify", NULL,
 	};
 	struct server_config *s = &cfg->server;
 	yaml_node_t *store = NULL;
@@ -596,6 +677,8 @@ static int load_server(struct loader *L, yaml_node_t *n, struct config *cfg)
 	s->max_body_bytes = 1024 * 1024;
 	s->stop_grace_ms = 5000;
 	s->run_user = xstrdup("runcell");
+	s->max_queued_runs = 10000;
+	s->retention.interval_ms = 3600 * 1000;
 	if (!n || is_null(n))
 		goto defaults;
 	if (want_map(L, n, "server") < 0 ||
@@ -641,7 +724,19 @@ static int load_server(struct loader *L, yaml_node_t *n, struct config *cfg)
 				free(s->secrets_file);
 				s->secrets_file = abs;
 			}
-		}
+		} else if (!strcmp(k, "max_queued_runs"))
+			r = get_int(L, v, k, 0, 100000000, &s->max_queued_runs);
+		else if (!strcmp(k, "max_concurrent_runs_per_user"))
+			r = get_int(L, v, k, 0, 1000000,
+				    &s->max_concurrent_runs_per_user);
+		else if (!strcmp(k, "user_limits"))
+			r = load_user_limits(L, v, s);
+		else if (!strcmp(k, "metrics_public"))
+			r = get_bool(L, v, k, &s->metrics_public);
+		else if (!strcmp(k, "retention"))
+			r = load_retention(L, v, &s->retention);
+		else if (!strcmp(k, "notify"))
+			r = load_notify(L, v, NULL, &s->notify);
 		if (r < 0)
 			return -1;
 	}
@@ -1120,15 +1215,294 @@ static int load_command(struct loader *L, yaml_node_t *n, struct automation *a)
 	return 0;
 }
 
+/* retries: {max, backoff, on: [failed, timed_out, lost]}; the bits are
+ * those of enum run_state (store.h). */
+static int load_retries(struct loader *L, yaml_node_t *n,
+			struct retry_policy *rp)
+{
+	static const char *const keys[] = { "max", "backoff", "on", NULL };
+	static const char *const states[] = { "failed", "timed_out", "lost",
+					      NULL };
+	static const unsigned bits[] = { 1u << 4, 1u << 5, 1u << 7 };
+
+	rp->backoff_ms = 10000;
+	rp->on_mask = bits[0] | bits[1] | bits[2];
+	if (want_map(L, n, "retries") < 0 ||
+	    check_keys(L, n, "`retries`", keys) < 0)
+		return -1;
+	for (yaml_node_pair_t *p = n->data.mapping.pairs.start;
+	     p < n->data.mapping.pairs.top; p++) {
+		const char *k = text(node_at(L, p->key));
+		yaml_node_t *v = node_at(L, p->value);
+		char **on = NULL;
+		int r = 0;
+
+		if (!strcmp(k, "max"))
+			r = get_int(L, v, k, 0, 100, &rp->max);
+		else if (!strcmp(k, "backoff"))
+			r = get_duration(L, v, k, &rp->backoff_ms);
+		else if (!strcmp(k, "on")) {
+			r = get_strv(L, v, k, true, &on);
+			rp->on_mask = 0;
+			for (char **o = on; r == 0 && *o; o++) {
+				size_t i = 0;
+
+				while (states[i] && strcmp(states[i], *o))
+					i++;
+				if (states[i])
+					rp->on_mask |= bits[i];
+				else
+					r = fail(L, v, "`on` entry \"%s\" is "
+						 "not a state a run is retried "
+						 "from; use failed, timed_out "
+						 "or lost", *o);
+			}
+			strv_free(on);
+		}
+		if (r < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* concurrency_key must name a declared parameter; a key without
+ * `concurrency` means one run per value. */
+static int check_concurrency_key(struct loader *L, yaml_node_t *v,
+				 yaml_node_t *n, struct automation *a)
+{
+	for (size_t i = 0; i < a->n_params; i++)
+		if (!strcmp(a->params[i].name, a->concurrency_key)) {
+			if (!map_get(L, n, "concurrency"))
+				a->concurrency = 1;
+			return 0;
+		}
+	return fail(L, v, "`concurrency_key` \"%s\" is not a parameter of "
+			  "this automation; name one of its `parameters`",
+		    a->concurrency_key);
+}
+
+/* --- schedule, webhook, notify --- */
+
+/* The run states notify `on` may name, and their enum run_state bits
+ * (store.h; config.h does not depend on the store). */
+static const char *const notify_states[] = { "succeeded", "failed",
+					     "timed_out", "cancelled", "lost",
+					     NULL };
+static const unsigned notify_bits[] = { 1u << 3, 1u << 4, 1u << 5, 1u << 6,
+					1u << 7 };
+
+static bool env_name_ok(const char *s)
+{
+	return *s && !(*s >= '0' && *s <= '9') &&
+	       strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") == strlen(s);
+}
+
+/* schedule: "CRON" or {cron, timezone, catch_up, parameters}.  The
+ * parameters are checked against the automation later, once its
+ * `parameters` are known (see check_schedule_params). */
+static int load_schedule(struct loader *L, yaml_node_t *n,
+			 struct automation *a)
+{
+	static const char *const keys[] = { "cron", "timezone", "catch_up",
+					    "parameters", NULL };
+	struct schedule_def *sd = xcalloc(1, sizeof(*sd));
+	yaml_node_t *cron_node = n;
+	struct rc_err e;
+
+	a->schedule = sd;
+	sd->line = (int)n->start_mark.line + 1;
+	sd->catch_up = true;
+	if (n->type == YAML_SCALAR_NODE) {
+		if (get_str(L, n, "schedule", &sd->cron) < 0)
+			return -1;
+	} else {
+		if (want_map(L, n, "schedule") < 0 ||
+		    check_keys(L, n, "`schedule`", keys) < 0)
+			return -1;
+		cron_node = map_get(L, n, "cron");
+		if (!cron_node)
+			return fail(L, n, "`schedule` needs `cron`, e.g. "
+					  "cron: \"0 3 * * *\"");
+		for (yaml_node_pair_t *p = n->data.mapping.pairs.start;
+		     p < n->data.mapping.pairs.top; p++) {
+			const char *k = text(node_at(L, p->key));
+			yaml_node_t *v = node_at(L, p->value);
+			int r = 0;
+
+			if (!strcmp(k, "cron"))
+				r = get_str(L, v, k, &sd->cron);
+			else if (!strcmp(k, "timezone"))
+				r = get_str(L, v, k, &sd->timezone);
+			else if (!strcmp(k, "catch_up"))
+				r = get_bool(L, v, k, &sd->catch_up);
+			else if (!strcmp(k, "parameters")) {
+				r = want_map(L, v, "schedule.parameters");
+				if (r == 0)
+					r = to_json(L, v, &sd->parameters);
+			}
+			if (r < 0)
+				return -1;
+		}
+	}
+	rc_err_clear(&e);
+	if (cron_parse(sd->cron, &sd->expr, &e) < 0)
+		return fail(L, cron_node, "`schedule`: %s", e.msg);
+	if (!sd->timezone)
+		sd->timezone = xstrdup("UTC");
+	if (tz_load(sd->timezone, &sd->tz, &e) < 0)
+		return fail(L, map_get(L, n, "timezone") ?
+			       map_get(L, n, "timezone") : n,
+			    "`timezone`: %s", e.msg);
+	return 0;
+}
+
+/* The schedule's parameters must make a valid run of the automation. */
+static int check_schedule_params(struct loader *L, yaml_node_t *n,
+				 const struct automation *a)
+{
+	yaml_node_t *at = n->type == YAML_MAPPING_NODE ?
+				  map_get(L, n, "parameters") : NULL;
+	json_t *norm = NULL;
+	struct rc_err e;
+
+	rc_err_clear(&e);
+	if (catalog_validate(a, a->schedule->parameters, &norm, &e) < 0)
+		return fail(L, at ? at : n, "scheduled runs would be refused: "
+			    "%s; give it in schedule.parameters or declare a "
+			    "default", e.msg);
+	json_decref(norm);
+	return 0;
+}
+
+/* webhook: {secret_env: NAME}. */
+static int load_webhook(struct loader *L, yaml_node_t *n,
+			struct automation *a)
+{
+	static const char *const keys[] = { "secret_env", NULL };
+	yaml_node_t *v;
+
+	if (want_map(L, n, "webhook") < 0 ||
+	    check_keys(L, n, "`webhook`", keys) < 0)
+		return -1;
+	v = map_get(L, n, "secret_env");
+	if (!v)
+		return fail(L, n, "`webhook` needs `secret_env`: the name of "
+				  "the environment variable holding the "
+				  "HMAC secret, e.g. secret_env: "
+				  "DEPLOY_HOOK_SECRET");
+	if (get_str(L, v, "secret_env", &a->webhook_secret_env) < 0)
+		return -1;
+	if (!env_name_ok(a->webhook_secret_env))
+		return fail(L, v, "`secret_env` \"%s\" is not an environment "
+				  "variable name; use A-Z, 0-9 and _",
+			    a->webhook_secret_env);
+	return 0;
+}
+
+/* notify: {url, on, timeout, attempts}.  base (server.notify, may be
+ * NULL) gives the values of keys that are not set here. */
+static int load_notify(struct loader *L, yaml_node_t *n,
+		       const struct notify_def *base, struct notify_def **out)
+{
+	static const char *const keys[] = { "url", "on", "timeout",
+					    "attempts", NULL };
+	struct notify_def *nd = xcalloc(1, sizeof(*nd));
+
+	*out = nd;
+	nd->line = (int)n->start_mark.line + 1;
+	nd->on_mask = notify_bits[1] | notify_bits[2] | notify_bits[4];
+	nd->timeout_ms = 10000;
+	nd->attempts = 5;
+	if (base) {
+		nd->url = xstrdup(base->url);
+		nd->on_mask = base->on_mask;
+		nd->timeout_ms = base->timeout_ms;
+		nd->attempts = base->attempts;
+	}
+	if (want_map(L, n, "notify") < 0 ||
+	    check_keys(L, n, "`notify`", keys) < 0)
+		return -1;
+	for (yaml_node_pair_t *p = n->data.mapping.pairs.start;
+	     p < n->data.mapping.pairs.top; p++) {
+		const char *k = text(node_at(L, p->key));
+		yaml_node_t *v = node_at(L, p->value);
+		char **on = NULL;
+		int r = 0;
+
+		if (!strcmp(k, "url")) {
+			r = get_str(L, v, k, &nd->url);
+			if (r == 0 && ((!str_has_prefix(nd->url, "http://") &&
+					!str_has_prefix(nd->url, "https://")) ||
+				       strpbrk(nd->url, " \t\r\n")))
+				r = fail(L, v, "`url` \"%s\" is not an http:// "
+					 "or https:// URL", nd->url);
+		} else if (!strcmp(k, "timeout")) {
+			r = get_duration(L, v, k, &nd->timeout_ms);
+			if (r == 0 && (nd->timeout_ms < 1 ||
+				       nd->timeout_ms > 300000))
+				r = fail(L, v, "`timeout` must be between "
+					 "1ms and 5m");
+		} else if (!strcmp(k, "attempts")) {
+			r = get_int(L, v, k, 1, 20, &nd->attempts);
+		} else if (!strcmp(k, "on")) {
+			r = get_strv(L, v, k, false, &on);
+			nd->on_mask = 0;
+			for (char **o = on; r == 0 && *o; o++) {
+				size_t i = 0;
+
+				while (notify_states[i] &&
+				       strcmp(notify_states[i], *o))
+					i++;
+				if (notify_states[i])
+					nd->on_mask |= notify_bits[i];
+				else
+					r = fail(L, v, "`on` entry \"%s\" is "
+						 "not a final state; use "
+						 "succeeded, failed, timed_out, "
+						 "cancelled or lost", *o);
+			}
+			strv_free(on);
+		}
+		if (r < 0)
+			return -1;
+	}
+	if (!nd->url)
+		return fail(L, n, "`notify` needs `url` (here or in "
+				  "server.notify), e.g. url: "
+				  "https://hooks.example.com/runcell");
+	return 0;
+}
+
+static void schedule_free(struct schedule_def *sd)
+{
+	if (!sd)
+		return;
+	free(sd->cron);
+	cron_free(sd->expr);
+	free(sd->timezone);
+	tz_free(sd->tz);
+	json_decref(sd->parameters);
+	free(sd);
+}
+
+static void notify_def_free(struct notify_def *nd)
+{
+	if (!nd)
+		return;
+	free(nd->url);
+	free(nd);
+}
+
 static int load_automation(struct loader *L, yaml_node_t *n,
 			   struct config *cfg, struct automation *a)
 {
 	static const char *const keys[] = {
 		"id", "name", "description", "command", "parameters",
 		"resources", "isolation", "executor", "executor_options",
-		"allow", "env", "secrets", NULL,
+		"allow", "env", "secrets", "concurrency", "concurrency_key",
+		"retries", "schedule", "webhook", "notify", NULL,
 	};
-	yaml_node_t *id;
+	yaml_node_t *id, *ckey = NULL, *sched = NULL;
 
 	a->line = (int)n->start_mark.line + 1;
 	L->where[0] = '\0';
@@ -1185,6 +1559,20 @@ static int load_automation(struct loader *L, yaml_node_t *n,
 						 "operator or admin", *role);
 		} else if (!strcmp(k, "env")) {
 			r = load_env(L, v, a);
+		} else if (!strcmp(k, "concurrency")) {
+			r = get_int(L, v, k, 0, 1000000, &a->concurrency);
+		} else if (!strcmp(k, "concurrency_key")) {
+			r = get_str(L, v, k, &a->concurrency_key);
+			ckey = v;
+		} else if (!strcmp(k, "retries")) {
+			r = load_retries(L, v, &a->retries);
+		} else if (!strcmp(k, "schedule")) {
+			sched = v;
+			r = load_schedule(L, v, a);
+		} else if (!strcmp(k, "webhook")) {
+			r = load_webhook(L, v, a);
+		} else if (!strcmp(k, "notify")) {
+			r = load_notify(L, v, cfg->server.notify, &a->notify);
 		} else if (!strcmp(k, "secrets")) {
 			r = get_strv(L, v, k, false, &a->secrets);
 			for (char **sn = a->secrets; r == 0 && *sn; sn++)
@@ -1203,6 +1591,10 @@ static int load_automation(struct loader *L, yaml_node_t *n,
 		return fail(L, n, "`command` is missing; add the program and "
 				  "its arguments, e.g. command: [python3, "
 				  "scripts/job.py]");
+	if (a->concurrency_key && check_concurrency_key(L, ckey, n, a) < 0)
+		return -1;
+	if (sched && check_schedule_params(L, sched, a) < 0)
+		return -1;
 	if (!a->name)
 		a->name = xstrdup(a->id);
 	L->where[0] = '\0';
@@ -1367,7 +1759,11 @@ static void automation_clear(struct automation *a)
 	strv_free(a->allow);
 	strv_free(a->env);
 	strv_free(a->secrets);
+	schedule_free(a->schedule);
+	free(a->webhook_secret_env);
+	notify_def_free(a->notify);
 	json_decref(a->executor_options);
+	free(a->concurrency_key);
 }
 
 /* Free cfg and everything it owns (compiled patterns, JSON values).  Safe
@@ -1388,6 +1784,10 @@ void config_free(struct config *cfg)
 	free(s->run_user);
 	free(s->store_url);
 	free(s->secrets_file);
+	notify_def_free(s->notify);
+	for (size_t i = 0; i < s->n_user_limits; i++)
+		free(s->user_limits[i].user);
+	free(s->user_limits);
 	json_decref(cfg->executors);
 	free(cfg->path);
 	free(cfg->dir);
@@ -1417,6 +1817,17 @@ bool config_role_may_run(const struct automation *a, const char *role)
 	if (!a->allow)
 		return !strcmp(role, "operator");
 	return in_list(role, (const char *const *)a->allow);
+}
+
+/* A user's override from server.user_limits, else the server default. */
+int64_t config_user_max_runs(const struct config *cfg, const char *user)
+{
+	const struct server_config *s = &cfg->server;
+
+	for (size_t i = 0; user && i < s->n_user_limits; i++)
+		if (!strcmp(s->user_limits[i].user, user))
+			return s->user_limits[i].max_concurrent_runs;
+	return s->max_concurrent_runs_per_user;
 }
 
 /* "string", "integer", ...; a static string, "unknown" if out of range. */

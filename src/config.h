@@ -59,6 +59,53 @@ struct isolation {
 	char *root;              /* root directory for the cell, or NULL = / */
 };
 
+/* retries: {max, backoff, on}: a run that ends in a state of on_mask is
+ * run again, up to max more times, after backoff * 2^(attempt-1) +-20%. */
+struct retry_policy {
+	int64_t max;             /* retries after the first attempt; 0 = none */
+	int64_t backoff_ms;      /* default 10s */
+	unsigned on_mask;        /* bits (1 << enum run_state value); default
+				    failed, timed_out and lost */
+};
+
+/* server.user_limits entry. */
+struct user_limit {
+	char *user;
+	int64_t max_concurrent_runs;  /* 0 = no limit */
+};
+
+/* server.retention. */
+struct retention_config {
+	int64_t max_age_ms;      /* terminal runs older than this go; 0 = keep */
+	int64_t max_runs_per_automation; /* newest terminal runs kept; 0 = all */
+	int64_t interval_ms;     /* how often the pass runs, default 1h */
+};
+
+struct cron;
+struct tz;
+
+/* schedule: "CRON" or {cron, timezone, catch_up, parameters}. */
+struct schedule_def {
+	char *cron;              /* the expression as written */
+	struct cron *expr;       /* parsed (cron.h) */
+	char *timezone;          /* tz database name; default "UTC" */
+	struct tz *tz;           /* the loaded zone (tz.h) */
+	bool catch_up;           /* run one tick missed while down; default true */
+	json_t *parameters;      /* object given to each scheduled run, or NULL */
+	int line;
+};
+
+/* notify: {url, on, timeout, attempts}, per automation or server.notify;
+ * an automation's block starts from server.notify's values. */
+struct notify_def {
+	char *url;               /* http:// or https:// */
+	unsigned on_mask;        /* bits (1 << enum run_state); default
+				    failed, timed_out and lost */
+	int64_t timeout_ms;      /* per attempt; default 10s */
+	int64_t attempts;        /* deliveries tried at most; default 5 */
+	int line;
+};
+
 struct automation {
 	char *id;
 	char *name;
@@ -76,6 +123,13 @@ struct automation {
 	json_t *executor_options; /* per-automation engine settings (object,
 				     e.g. {"task_definition": "worker"}), or
 				     NULL; checked by the backend */
+	int64_t concurrency;     /* max active runs (per key value when
+				    concurrency_key is set); 0 = no limit */
+	char *concurrency_key;   /* a declared parameter's name, or NULL */
+	struct retry_policy retries;
+	struct schedule_def *schedule; /* NULL = not scheduled */
+	char *webhook_secret_env; /* webhook: {secret_env}; NULL = no webhook */
+	struct notify_def *notify; /* NULL = server.notify (may be NULL too) */
 	int line;
 };
 
@@ -91,6 +145,13 @@ struct server_config {
 	char *run_user;          /* unprivileged user for cells, default "runcell" */
 	char *store_url;         /* default "sqlite:<data_dir>/runcell.db" */
 	char *secrets_file;      /* 0600 KEY=VALUE file, or NULL */
+	int64_t max_queued_runs; /* queue bound (429 beyond); 0 = unlimited */
+	int64_t max_concurrent_runs_per_user; /* default per user; 0 = none */
+	struct user_limit *user_limits; /* per-user overrides */
+	size_t n_user_limits;
+	bool metrics_public;     /* GET /metrics without a token */
+	struct retention_config retention;
+	struct notify_def *notify; /* default for every automation, or NULL */
 };
 
 struct config {
@@ -121,6 +182,10 @@ const struct automation *config_automation(const struct config *cfg,
 
 /* Whether role may run automation a (its allow list, or operator/admin). */
 bool config_role_may_run(const struct automation *a, const char *role);
+
+/* The concurrency limit for user's runs (override or server default);
+ * 0 = no limit. */
+int64_t config_user_max_runs(const struct config *cfg, const char *user);
 
 /* The type's name as written in the YAML ("string", ...); static. */
 const char *param_type_name(enum param_type t);

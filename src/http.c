@@ -20,14 +20,18 @@
 
 #include "app.h"
 #include "log.h"
+#include "metrics.h"
+#include "secrets.h"
+#include "web.h"
 
 struct http_server {
 	struct MHD_Daemon *d;
 	struct app *app;
 	const struct http_route *routes;
 	size_t max_body;
-	int fd;
+	int fd;                  /* listening socket; -1 once quiesced */
 	int port;
+	_Atomic int inflight;    /* requests begun and not yet completed */
 };
 
 int http_status_for(int errnum, const char **code)
@@ -97,6 +101,13 @@ void http_json(struct http_req *req, int status, json_t *body)
 	json_decref(body);
 	if (!text)
 		text = xstrdup("{}");
+	if (req->app && req->app->secrets) {
+		/* No secret value ever leaves in an API response. */
+		char *masked = secrets_mask_str(req->app->secrets, text);
+
+		free(text);
+		text = masked;
+	}
 	n = strlen(text);
 	text = xrealloc(text, n + 2);
 	text[n] = '\n';
@@ -188,7 +199,9 @@ json_t *http_body_json(struct http_req *req)
 	return j;
 }
 
-/* Bearer token -> user and role.  Returns false after queuing a 401. */
+/* Bearer token (or, without one, the web UI's session cookie with its
+ * CSRF check: web.c) -> user and role.  Returns false after queuing a 401
+ * or 403. */
 static bool authenticate(struct http_req *req)
 {
 	const char *h = http_header(req, "Authorization");
@@ -196,6 +209,8 @@ static bool authenticate(struct http_req *req)
 	struct rc_err err;
 	int r;
 
+	if (!h && (r = web_authenticate(req)) != 0)
+		return r > 0;
 	if (!h || strncasecmp(h, "Bearer ", 7) != 0) {
 		http_error(req, 401, "unauthenticated",
 			   "send an API token as \"Authorization: Bearer "
@@ -260,6 +275,20 @@ static void clear_params(struct http_req *req)
 	for (int i = 0; i < req->n_params; i++)
 		free(req->params[i]);
 	req->n_params = 0;
+}
+
+bool http_require_role(struct http_req *req, int min_role)
+{
+	if (!authenticate(req))
+		return false;
+	if ((int)req->role < min_role) {
+		http_error(req, 403, "forbidden",
+			   "this needs the %s role; your token's user %s is %s",
+			   role_name((enum role)min_role), req->user,
+			   role_name(req->role));
+		return false;
+	}
+	return true;
 }
 
 static void dispatch(struct http_server *srv, struct http_req *req)
@@ -332,6 +361,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 		req->method = method;
 		req->path = xstrdup(url ? url : "/");
 		buf_init(&req->body, srv->max_body);
+		srv->inflight++;
 		cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 						 "Content-Length");
 		if (cl && (parse_int64(cl, 0, INT64_MAX, &len) < 0 ||
@@ -358,13 +388,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 static void on_completed(void *cls, struct MHD_Connection *conn,
 			 void **con_cls, enum MHD_RequestTerminationCode toe)
 {
+	struct http_server *srv = cls;
 	struct http_req *req = *con_cls;
 
-	(void)cls;
 	(void)conn;
 	(void)toe;
 	if (!req)
 		return;
+	if (req->app)
+		metrics_http_request(req->app->metrics, req->route,
+				     req->status);
+	srv->inflight--;
 	clear_params(req);
 	buf_free(&req->body);
 	free(req->path);
@@ -447,7 +481,7 @@ int http_start(struct app *app, const char *host, int port, size_t max_body,
 	}
 	srv->d = MHD_start_daemon(
 		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
-			MHD_USE_ERROR_LOG,
+			MHD_USE_ITC | MHD_USE_ERROR_LOG,
 		0, NULL, NULL, on_request, srv, MHD_OPTION_LISTEN_SOCKET,
 		srv->fd, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
 		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
@@ -468,12 +502,25 @@ int http_port(const struct http_server *srv)
 	return srv->port;
 }
 
+void http_quiesce(struct http_server *srv)
+{
+	if (!srv || srv->fd < 0)
+		return;
+	MHD_quiesce_daemon(srv->d);
+	close(srv->fd);
+	srv->fd = -1;
+}
+
+int http_inflight(const struct http_server *srv)
+{
+	return srv ? srv->inflight : 0;
+}
+
 void http_stop(struct http_server *srv)
 {
 	if (!srv)
 		return;
-	MHD_quiesce_daemon(srv->d);
+	http_quiesce(srv);
 	MHD_stop_daemon(srv->d);
-	close(srv->fd);
 	free(srv);
 }

@@ -55,7 +55,12 @@ struct http_server;
 int http_start(struct app *app, const char *host, int port, size_t max_body,
 	       const struct http_route *routes, struct http_server **out,
 	       struct rc_err *err);
-/* Stop accepting; waits for in-flight requests. */
+/* Stop accepting new connections (the listening socket is closed, so
+ * clients are refused at once); requests in flight go on.  NULL is fine. */
+void http_quiesce(struct http_server *srv);
+/* Requests begun and not yet completed (0 for NULL). */
+int http_inflight(const struct http_server *srv);
+/* Stop accepting, close every connection and free srv. */
 void http_stop(struct http_server *srv);
 /* The port actually bound (useful with port 0). */
 int http_port(const struct http_server *srv);
@@ -79,6 +84,11 @@ const char *http_header(struct http_req *req, const char *name);
 /* Parse the request body as a JSON object; on failure queues a 400/415
  * and returns NULL. */
 json_t *http_body_json(struct http_req *req);
+
+/* For handlers of routes without authentication that need it sometimes
+ * (GET /metrics): authenticate and check the role as the route table
+ * would.  Returns false after queuing a 401 or 403. */
+bool http_require_role(struct http_req *req, int min_role);
 
 /* Map an errnum from the core to an HTTP status and error code. */
 int http_status_for(int errnum, const char **code);

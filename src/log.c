@@ -1,6 +1,7 @@
 /*
- * log.c - JSON-lines service log.  Each line is built whole and written
- * with one write(2) so lines from different threads never interleave.
+ * log.c - JSON-lines service log, one {"time","level","message","run_id"?}
+ * object per line.  Each line is built whole and written with one write(2)
+ * so lines from different threads never interleave.
  */
 #include "log.h"
 
@@ -48,7 +49,7 @@ void log_msg(enum log_level lvl, const char *run_id, const char *fmt, ...)
 	va_end(ap);
 	time_rfc3339(time_now_ms(), ts);
 	o = json_pack("{s:s, s:s, s:s}", "time", ts, "level", level_name(lvl),
-		      "msg", msg);
+		      "message", msg);
 	if (!o)
 		return;
 	if (run_id)

@@ -1,6 +1,6 @@
 /*
  * log.h - the service's own log: one JSON object per line on stderr
- * ({"time","level","msg","run_id"?}).  Never pass secrets to it.
+ * ({"time","level","message","run_id"?}).  Never pass secrets to it.
  */
 #ifndef RUNCELL_LOG_H
 #define RUNCELL_LOG_H

@@ -15,9 +15,16 @@
 #include "app.h"
 #include "cli.h"
 #include "config.h"
+#include "events.h"
 #include "log.h"
+#include "metrics.h"
+#include "notify.h"
+#include "retention.h"
 #include "runs.h"
+#include "schedule.h"
+#include "secrets.h"
 #include "store.h"
+#include "web.h"
 
 static const char *default_config(void)
 {
@@ -53,12 +60,107 @@ static int open_store(const struct config *cfg, struct store **st)
 /* ---- serve ---- */
 
 static const char serve_usage[] =
-	"usage: runcell serve [--config FILE] [--listen HOST:PORT]\n"
+	"usage: runcell serve [--config FILE] [--listen HOST:PORT] [--drain]\n"
 	"  Run the service: the HTTP API and web UI, the scheduler and the\n"
 	"  executors.  On first start with an empty store an admin token is\n"
-	"  created and printed once.  SIGINT/SIGTERM stop the service; runs\n"
-	"  keep going under their supervisors and are re-adopted at the next\n"
-	"  start.\n";
+	"  created and printed once.\n"
+	"  SIGTERM/SIGINT: stop accepting connections, let requests in flight\n"
+	"  finish, and exit; runs keep going under their supervisors and are\n"
+	"  re-adopted at the next start.  With --drain, start no more queued\n"
+	"  runs and wait for the active ones to end first (a second signal\n"
+	"  stops waiting).\n"
+	"  SIGHUP: load the configuration file again; a file with an error is\n"
+	"  refused (the error is logged) and the running configuration kept.\n";
+
+#define INFLIGHT_WAIT_MS 10000
+
+/* SIGHUP: load the file again and hand it to the run manager, or keep the
+ * old configuration and log why. */
+static void serve_reload(struct app *app)
+{
+	struct config *cfg = NULL;
+	struct rc_err err;
+
+	rc_err_clear(&err);
+	if (config_load(app->cfg->path, &cfg, &err) < 0 ||
+	    runs_reload(app->runs, cfg, &err) < 0) {
+		log_error("SIGHUP: configuration not reloaded, the running one "
+			  "stays: %s", err.msg);
+		config_free(cfg);
+		return;
+	}
+	log_info("SIGHUP: configuration reloaded from %s (%zu automations)",
+		 cfg->path, cfg->n_autos);
+}
+
+/* Wait up to ms for cond(app) to hold; a signal in set ends the wait
+ * early (returns false). */
+static bool serve_wait(struct app *app, const sigset_t *set, int64_t ms,
+		       bool (*cond)(struct app *))
+{
+	int64_t deadline = ms > 0 ? time_mono_ms() + ms : 0;
+	struct timespec tick = { .tv_nsec = 20 * 1000 * 1000 };
+
+	while (!cond(app)) {
+		int sig;
+
+		if (deadline && time_mono_ms() >= deadline)
+			return false;
+		sig = sigtimedwait(set, NULL, &tick);
+		if (sig == SIGINT || sig == SIGTERM)
+			return false;
+	}
+	return true;
+}
+
+static bool no_requests(struct app *app)
+{
+	return http_inflight(app->http) == 0;
+}
+
+static bool no_active_runs(struct app *app)
+{
+	int q, a;
+
+	runs_counts(app->runs, &q, &a);
+	return a == 0;
+}
+
+/* The main thread's life once serving: reload on SIGHUP until SIGTERM or
+ * SIGINT, then stop accepting, let requests finish and, with drain, wait
+ * for the active runs. */
+static void serve_signals(struct app *app, const sigset_t *set, bool drain)
+{
+	int sig;
+
+	for (;;) {
+		if (sigwait(set, &sig) != 0)
+			continue;
+		if (sig == SIGHUP) {
+			serve_reload(app);
+			continue;
+		}
+		break;
+	}
+	log_info("signal %d: stopping: no new connections", sig);
+	http_quiesce(app->http);
+	events_shutdown(app->events);
+	if (!serve_wait(app, set, INFLIGHT_WAIT_MS, no_requests))
+		log_warn("%d requests still in flight are cut off",
+			 http_inflight(app->http));
+	if (drain) {
+		runs_pause(app->runs);
+		log_info("draining: waiting for the active runs to end (send "
+			 "the signal again to stop waiting)");
+		if (serve_wait(app, set, 0, no_active_runs))
+			log_info("drained: no run is active");
+		else
+			log_info("stopped waiting; active runs keep going "
+				 "under their supervisors");
+	} else {
+		log_info("runs keep going under their supervisors");
+	}
+}
 
 /* Split "host:port" / "[v6]:port". */
 static int split_listen(const char *s, char **host, int *port)
@@ -109,21 +211,28 @@ static int cmd_serve(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "listen", required_argument, NULL, 'l' },
+		{ "drain", no_argument, NULL, 'd' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *cfg_path = default_config(), *listen_arg = NULL;
+	bool drain = false;
 	struct config *cfg = NULL;
 	struct app app;
 	struct rc_err err;
 	sigset_t set;
 	char *host = NULL, *url = NULL;
-	int ch, port, sig, rc = 1;
+	struct sched *sched = NULL;
+	struct notifier *notifier = NULL;
+	int ch, port, rc = 1;
 
-	while ((ch = getopt_long(argc, argv, "c:l:h", opts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "c:l:dh", opts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
 			cfg_path = optarg;
+			break;
+		case 'd':
+			drain = true;
 			break;
 		case 'l':
 			listen_arg = optarg;
@@ -159,6 +268,21 @@ static int cmd_serve(int argc, char **argv)
 		fprintf(stderr, "runcell: %s\n", err.msg);
 		goto out;
 	}
+	/* Secrets, live output and web sessions (web.h, events.h). */
+	if (secrets_load(cfg, &app.secrets, &err) < 0 ||
+	    events_open(app.runs, app.secrets, &app.events, &err) < 0 ||
+	    web_open(&app, &app.web, &err) < 0) {
+		fprintf(stderr, "runcell: %s\n", err.msg);
+		goto out;
+	}
+	runs_set_secrets(app.runs, app.secrets);
+	app.metrics = metrics_new();
+	runs_add_listener(app.runs, metrics_on_run, app.metrics);
+	/* Notifications listen to runs: registered before runs_start. */
+	if (notify_open(app.store, app.runs, &notifier, &err) < 0) {
+		fprintf(stderr, "runcell: %s\n", err.msg);
+		goto out;
+	}
 	signal(SIGPIPE, SIG_IGN);
 	sigemptyset(&set);
 	sigaddset(&set, SIGINT);
@@ -176,7 +300,10 @@ static int cmd_serve(int argc, char **argv)
 			host, http_port(app.http));
 	if (bootstrap_admin(app.store, url) < 0)
 		goto out;
-	if (runs_start(app.runs, &err) < 0) {
+	if (runs_start(app.runs, &err) < 0 ||
+	    retention_start(app.runs, app.store, &app.retention, &err) < 0 ||
+	    notify_start(notifier, url, &err) < 0 ||
+	    sched_start(app.store, app.runs, &sched, &err) < 0) {
 		fprintf(stderr, "runcell: %s\n", err.msg);
 		goto out;
 	}
@@ -184,23 +311,19 @@ static int cmd_serve(int argc, char **argv)
 	       cfg->path, cfg->server.data_dir, cfg->server.executor);
 	fflush(stdout);
 	log_info("listening on %s", url);
-	for (;;) {
-		if (sigwait(&set, &sig) != 0)
-			continue;
-		if (sig == SIGHUP) {
-			log_info("SIGHUP: configuration reload is not "
-				 "supported yet; restart to apply changes");
-			continue;
-		}
-		break;
-	}
-	log_info("signal %d: stopping; runs keep going under their "
-		 "supervisors",
-		 sig);
+	serve_signals(&app, &set, drain);
 	rc = 0;
 out:
+	sched_stop(sched);
+	retention_stop(app.retention);
+	events_shutdown(app.events);
 	http_stop(app.http);
 	runs_close(app.runs);
+	notify_close(notifier);
+	metrics_free(app.metrics);
+	events_close(app.events);
+	web_close(app.web);
+	secrets_free(app.secrets);
 	store_close(app.store);
 	config_free(cfg);
 	free(host);
@@ -397,6 +520,7 @@ static const struct command commands[] = {
 	{ "stop", cli_stop, "stop a run" },
 	{ "ls", cli_ls, "list runs" },
 	{ "token", cmd_token, "create, revoke or list API tokens" },
+	{ "user", web_user_cmd, "add web UI users, set passwords" },
 	{ "check-config", cmd_check_config, "check a configuration file" },
 	{ "help", cmd_help, "this text" },
 	{ NULL, NULL, NULL },

@@ -1,17 +1,34 @@
 /*
- * runs.c - the run lifecycle: submit, schedule, start, follow executor
- * events into the store, stop, recover after a restart.
+ * runs.c - the run lifecycle: submit, queue, start when the limits allow,
+ * follow executor events into the store, retry, stop, recover after a
+ * restart, and swap in a reloaded configuration.
  *
  * In memory we keep only what the store cannot answer cheaply: the FIFO of
- * queued run ids (oldest first) and the set of active runs with their
- * executor and handle.  Both are rebuilt from the store by runs_open, so a
- * restart loses nothing.
+ * queued runs (oldest first) and the set of active runs (starting or
+ * running) with their executor and handle.  Both are rebuilt from the store
+ * by runs_open, so a restart loses nothing.
+ *
+ * Limits: a queued run starts when the global limit
+ * (server.max_concurrent_runs), its automation's `concurrency` (per value of
+ * `concurrency_key` when one is set), its user's limit
+ * (server.user_limits / max_concurrent_runs_per_user) and its retry backoff
+ * (not_before) all allow.  The scheduler scans the queue oldest first and
+ * starts the first run that may start, so a run held back by one limit
+ * never holds back runs that limit does not concern, and within one limit
+ * runs start in the order they were queued.  A slot counts against the
+ * limits from the moment it leaves the queue.
+ *
+ * Configuration: the current config is an atomic pointer that
+ * runs_reload() swaps.  Every config ever loaded stays alive until
+ * runs_close(), so a reader holding an older pointer (an HTTP handler, an
+ * executor opened with it) never sees it freed.
  */
 #include "runs.h"
 
 #include <assert.h>
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,8 +37,16 @@
 
 #include "catalog.h"
 #include "exec.h"
+#include "log.h"
+#include "retention.h"
+#include "secrets.h"
 
 #define RUN_PATH_ENV "/usr/local/bin:/usr/bin:/bin"
+#define MAX_BACKENDS 8
+/* The supervisor keeps up to this many times the log cap; at the end the
+ * log is cut to its head and tail (retention_trim_log). */
+#define LOG_SPOOL_FACTOR 4
+#define RETRY_MAX_SHIFT 20
 
 struct backend_ref {
 	char *name;
@@ -33,7 +58,9 @@ struct slot {
 	char id[RUN_ID_LEN + 1];
 	char *automation;
 	char *user;
-	struct executor *ex;     /* NULL while queued */
+	json_t *params;          /* normalized parameters (own reference) */
+	int64_t not_before;      /* ms since epoch; 0 = at once */
+	struct executor *ex;     /* NULL until start_one picks it */
 	char *handle;
 	bool started;            /* start() returned */
 	bool stop_pending;       /* stop asked before start() returned */
@@ -46,17 +73,25 @@ struct listener {
 };
 
 struct runs {
-	const struct config *cfg;
+	const struct config *cfg0;       /* the first; data_dir comes from it */
+	_Atomic(const struct config *) cur;
+	struct config **owned;           /* reloaded configs, freed at close */
+	size_t n_owned;
 	struct store *st;
-	struct backend_ref *backends;
+	const struct secrets *secrets;   /* borrowed, may be NULL */
+
+	pthread_mutex_t be_mu;           /* guards backends */
+	struct backend_ref backends[MAX_BACKENDS];
 	size_t n_backends;
 
 	pthread_mutex_t mu;
-	pthread_cond_t cond;     /* queue or active set changed */
+	pthread_cond_t cond;     /* queue, limits or active set changed */
 	struct slot *queue_head, *queue_tail;
 	struct slot *active;
 	int n_queued, n_active;
+	int n_reserved;          /* submissions between check and insert */
 	bool stopping;
+	bool paused;             /* --drain: start nothing more */
 	bool thread_started;
 	pthread_t thread;
 
@@ -70,6 +105,7 @@ static void slot_free(struct slot *s)
 		return;
 	free(s->automation);
 	free(s->user);
+	json_decref(s->params);
 	free(s->handle);
 	free(s);
 }
@@ -82,7 +118,16 @@ static struct slot *slot_new(const struct run *r)
 	s->automation = xstrdup(r->automation);
 	s->user = xstrdup(r->user);
 	s->handle = xstrdup(r->handle);
+	s->params = r->parameters ? json_loads(r->parameters, 0, NULL) : NULL;
+	if (!s->params)
+		s->params = json_object();
+	s->not_before = r->not_before;
 	return s;
+}
+
+const struct config *runs_config(struct runs *rs)
+{
+	return atomic_load(&rs->cur);
 }
 
 /* Resolve "auto": ECS where the original system would have used it. */
@@ -98,29 +143,33 @@ static const char *resolve_executor_name(const char *name)
 	return "sandbox";
 }
 
-static const char *automation_executor(const struct runs *rs,
+static const char *automation_executor(const struct config *cfg,
 				       const struct automation *a)
 {
 	return resolve_executor_name(a && a->executor ? a->executor :
-						       rs->cfg->server.executor);
+							cfg->server.executor);
 }
 
 static struct executor *find_backend(struct runs *rs, const char *name)
 {
-	for (size_t i = 0; i < rs->n_backends; i++)
+	struct executor *ex = NULL;
+
+	pthread_mutex_lock(&rs->be_mu);
+	for (size_t i = 0; i < rs->n_backends && !ex; i++)
 		if (!strcmp(rs->backends[i].name, name))
-			return rs->backends[i].ex;
-	return NULL;
+			ex = rs->backends[i].ex;
+	pthread_mutex_unlock(&rs->be_mu);
+	return ex;
 }
 
 char *runs_log_path(const struct runs *rs, const char *id)
 {
-	return xasprintf("%s/logs/%s.log", rs->cfg->server.data_dir, id);
+	return xasprintf("%s/logs/%s.log", rs->cfg0->server.data_dir, id);
 }
 
-static char *work_path(const struct runs *rs, const char *id)
+char *runs_work_path(const struct runs *rs, const char *id)
 {
-	return xasprintf("%s/work/%s", rs->cfg->server.data_dir, id);
+	return xasprintf("%s/work/%s", rs->cfg0->server.data_dir, id);
 }
 
 void runs_add_listener(struct runs *rs, runs_listener_fn fn, void *ctx)
@@ -132,20 +181,26 @@ void runs_add_listener(struct runs *rs, runs_listener_fn fn, void *ctx)
 	rs->n_listeners++;
 }
 
-/* Tell listeners about the run's current record (re-read from the store so
- * they see exactly what was written). */
-static void notify(struct runs *rs, const char *id)
+static void tell_listeners(struct runs *rs, const struct run *r)
+{
+	for (int i = 0; i < rs->n_listeners; i++)
+		rs->listeners[i].fn(rs->listeners[i].ctx, r);
+}
+
+/* Tell listeners that id just moved to state: its record is re-read from
+ * the store so they see what was written, with the state they are told of
+ * (a fast run may already be further along in the store). */
+static void notify(struct runs *rs, const char *id, enum run_state state)
 {
 	struct run r;
 	struct rc_err err;
 
 	if (rs->n_listeners == 0)
 		return;
-	memset(&r, 0, sizeof(r));
 	if (store_run_get(rs->st, id, &r, &err) != 0)
 		return;
-	for (int i = 0; i < rs->n_listeners; i++)
-		rs->listeners[i].fn(rs->listeners[i].ctx, &r);
+	r.state = state;
+	tell_listeners(rs, &r);
 	store_run_clear(&r);
 }
 
@@ -173,57 +228,20 @@ static struct slot *active_find(struct runs *rs, const char *id)
 	return NULL;
 }
 
-/* Executor event sink: write the transition, then tell everyone. */
-static void on_event(void *ctx, const struct exec_event *ev)
+static void active_push(struct runs *rs, struct slot *s)
 {
-	struct runs *rs = ctx;
-	struct run upd;
-	struct rc_err err;
-	int r;
-
-	memset(&upd, 0, sizeof(upd));
-	if (ev->state == RUN_RUNNING) {
-		upd.started_at = ev->at ? ev->at : time_now_ms();
-		r = store_run_transition(rs->st, ev->run_id,
-					 RUN_MASK(RUN_STARTING), RUN_RUNNING,
-					 &upd, &err);
-	} else {
-		upd.finished_at = ev->at ? ev->at : time_now_ms();
-		upd.has_exit_code = ev->has_exit_code;
-		upd.exit_code = ev->exit_code;
-		upd.reason = (char *)ev->reason;
-		upd.has_usage = ev->has_usage;
-		upd.cpu_usec = ev->cpu_usec;
-		upd.peak_memory = ev->peak_memory;
-		r = store_run_transition(rs->st, ev->run_id, RUN_MASK_ACTIVE,
-					 ev->state, &upd, &err);
-		pthread_mutex_lock(&rs->mu);
-		slot_free(active_take(rs, ev->run_id));
-		pthread_cond_broadcast(&rs->cond);
-		pthread_mutex_unlock(&rs->mu);
-	}
-	if (r < 0)
-		fprintf(stderr, "runcell: run %s: recording %s failed: %s\n",
-			ev->run_id, run_state_name(ev->state), err.msg);
-	if (r == 0)
-		notify(rs, ev->run_id);
+	s->next = rs->active;
+	rs->active = s;
+	rs->n_active++;
 }
 
-static int open_backend(struct runs *rs, const char *name,
-			struct rc_err *err)
+/* Drop id's slot from the active set and wake the scheduler. */
+static void active_drop(struct runs *rs, const char *id)
 {
-	struct executor *ex;
-
-	if (find_backend(rs, name))
-		return 0;
-	if (exec_open(name, rs->cfg, on_event, rs, &ex, err) < 0)
-		return -1;
-	rs->backends = xrealloc(rs->backends, (rs->n_backends + 1) *
-						      sizeof(*rs->backends));
-	rs->backends[rs->n_backends].name = xstrdup(name);
-	rs->backends[rs->n_backends].ex = ex;
-	rs->n_backends++;
-	return 0;
+	pthread_mutex_lock(&rs->mu);
+	slot_free(active_take(rs, id));
+	pthread_cond_broadcast(&rs->cond);
+	pthread_mutex_unlock(&rs->mu);
 }
 
 static void queue_push(struct runs *rs, struct slot *s)
@@ -257,7 +275,216 @@ static struct slot *queue_remove(struct runs *rs, const char *id)
 	return NULL;
 }
 
-/* Mark a run lost (or failed) without an executor event. */
+/* A random factor in [0.8, 1.2) for backoff jitter. */
+static double jitter(void)
+{
+	char hex[9];
+
+	random_hex(hex, 4);
+	return 0.8 + 0.4 * ((double)strtoul(hex, NULL, 16) / 4294967296.0);
+}
+
+/*
+ * Record a new queued run of a with normalized parameters norm and put it
+ * in the queue.  attempt, retry_of and not_before are for retries.
+ * check_cap refuses (EAGAIN) when server.max_queued_runs runs are queued.
+ */
+static int enqueue(struct runs *rs, const struct config *cfg,
+		   const struct automation *a, json_t *norm, const char *user,
+		   int attempt, const char *retry_of, int64_t not_before,
+		   bool check_cap, struct run *out, struct rc_err *err)
+{
+	json_t *argv_json = json_array();
+	char **argv = catalog_argv(a, norm);
+	int64_t cap = cfg->server.max_queued_runs;
+	struct run r;
+	int ret = -1;
+
+	memset(&r, 0, sizeof(r));
+	pthread_mutex_lock(&rs->mu);
+	if (check_cap && cap > 0 && rs->n_queued + rs->n_reserved >= cap) {
+		int n = rs->n_queued;
+
+		pthread_mutex_unlock(&rs->mu);
+		rc_err_set(err, EAGAIN, "the queue is full: %d runs are "
+			   "waiting (server.max_queued_runs is %lld); retry "
+			   "later", n, (long long)cap);
+		goto out;
+	}
+	rs->n_reserved++;
+	pthread_mutex_unlock(&rs->mu);
+
+	for (char **p = argv; *p; p++)
+		json_array_append_new(argv_json, json_string(*p));
+	r.id[0] = 'r';
+	random_hex(r.id + 1, (RUN_ID_LEN - 1) / 2);
+	r.automation = xstrdup(a->id);
+	r.user = xstrdup(user);
+	r.parameters = json_dumps(norm, JSON_COMPACT);
+	r.argv = json_dumps(argv_json, JSON_COMPACT);
+	r.executor = xstrdup(automation_executor(cfg, a));
+	r.state = RUN_QUEUED;
+	r.created_at = time_now_ms();
+	r.attempt = attempt;
+	if (retry_of)
+		snprintf(r.retry_of, sizeof(r.retry_of), "%s", retry_of);
+	r.not_before = not_before;
+	ret = store_run_insert(rs->st, &r, err);
+	pthread_mutex_lock(&rs->mu);
+	rs->n_reserved--;
+	if (ret == 0) {
+		queue_push(rs, slot_new(&r));
+		pthread_cond_broadcast(&rs->cond);
+	}
+	pthread_mutex_unlock(&rs->mu);
+	if (ret < 0) {
+		rc_err_wrap(err, "recording the run");
+		err->errnum = EIO;
+		goto out;
+	}
+	notify(rs, r.id, RUN_QUEUED);
+	*out = r;
+	memset(&r, 0, sizeof(r));
+out:
+	json_decref(argv_json);
+	strv_free(argv);
+	store_run_clear(&r);
+	return ret;
+}
+
+/* After run r ended: queue its next attempt if its automation asks for
+ * one.  A cancelled run, or one whose stop was asked for, is never
+ * retried. */
+static void maybe_retry(struct runs *rs, const struct run *r)
+{
+	const struct config *cfg = runs_config(rs);
+	const struct automation *a = config_automation(cfg, r->automation);
+	json_t *params = NULL, *norm = NULL;
+	struct run next;
+	struct rc_err err;
+	int64_t delay;
+	int shift;
+
+	if (!a || r->state == RUN_CANCELLED || r->stop_requested ||
+	    !(a->retries.on_mask & RUN_MASK(r->state)) ||
+	    r->attempt > a->retries.max)
+		return;
+	memset(&next, 0, sizeof(next));
+	rc_err_clear(&err);
+	params = r->parameters ? json_loads(r->parameters, 0, NULL) : NULL;
+	if (catalog_validate(a, params, &norm, &err) < 0) {
+		log_msg(LOG_WARN, r->id, "not retried: its parameters no "
+			"longer pass the automation's rules: %s", err.msg);
+		goto out;
+	}
+	shift = r->attempt - 1 < RETRY_MAX_SHIFT ? r->attempt - 1 :
+						   RETRY_MAX_SHIFT;
+	delay = (int64_t)((double)(a->retries.backoff_ms << shift) *
+			  jitter());
+	if (enqueue(rs, cfg, a, norm, r->user, r->attempt + 1,
+		    r->retry_of[0] ? r->retry_of : r->id,
+		    time_now_ms() + delay, false, &next, &err) < 0) {
+		log_msg(LOG_ERROR, r->id, "cannot queue its retry: %s",
+			err.msg);
+		goto out;
+	}
+	log_msg(LOG_INFO, next.id, "attempt %d of %s (retry of %s) queued to "
+		"start in %lld ms", next.attempt, next.automation,
+		next.retry_of, (long long)delay);
+out:
+	json_decref(params);
+	json_decref(norm);
+	store_run_clear(&next);
+}
+
+/* A terminal state of id was just written: tell listeners and retry. */
+static void ended(struct runs *rs, const char *id)
+{
+	struct run r;
+	struct rc_err err;
+
+	if (store_run_get(rs->st, id, &r, &err) != 0)
+		return;
+	tell_listeners(rs, &r);
+	maybe_retry(rs, &r);
+	store_run_clear(&r);
+}
+
+/* Executor event sink: write the transition, then tell everyone. */
+static void on_event(void *ctx, const struct exec_event *ev)
+{
+	struct runs *rs = ctx;
+	struct run upd;
+	struct rc_err err;
+	int r;
+
+	memset(&upd, 0, sizeof(upd));
+	if (ev->state == RUN_RUNNING) {
+		upd.started_at = ev->at ? ev->at : time_now_ms();
+		r = store_run_transition(rs->st, ev->run_id,
+					 RUN_MASK(RUN_STARTING), RUN_RUNNING,
+					 &upd, &err);
+		if (r < 0)
+			log_msg(LOG_ERROR, ev->run_id, "recording running "
+				"failed: %s", err.msg);
+		if (r == 0)
+			notify(rs, ev->run_id, RUN_RUNNING);
+		return;
+	}
+	/* The output is complete: cut an oversized log to head and tail
+	 * before anyone can see the run as finished. */
+	if (runs_config(rs)->server.log_max_bytes > 0) {
+		char *log = runs_log_path(rs, ev->run_id);
+
+		if (retention_trim_log(log, runs_config(rs)->server.log_max_bytes,
+				       &err) < 0)
+			log_msg(LOG_WARN, ev->run_id, "%s", err.msg);
+		free(log);
+	}
+	upd.finished_at = ev->at ? ev->at : time_now_ms();
+	upd.has_exit_code = ev->has_exit_code;
+	upd.exit_code = ev->exit_code;
+	upd.reason = (char *)ev->reason;
+	upd.has_usage = ev->has_usage;
+	upd.cpu_usec = ev->cpu_usec;
+	upd.peak_memory = ev->peak_memory;
+	r = store_run_transition(rs->st, ev->run_id, RUN_MASK_ACTIVE,
+				 ev->state, &upd, &err);
+	active_drop(rs, ev->run_id);
+	if (r < 0)
+		log_msg(LOG_ERROR, ev->run_id, "recording %s failed: %s",
+			run_state_name(ev->state), err.msg);
+	if (r == 0) {
+		log_msg(LOG_INFO, ev->run_id, "run ended: %s",
+			run_state_name(ev->state));
+		ended(rs, ev->run_id);
+	}
+}
+
+/* Open backend name unless it is open.  Local backends fork their
+ * launcher here: only call this before any thread exists, or for a remote
+ * backend. */
+static int open_backend(struct runs *rs, const struct config *cfg,
+			const char *name, struct rc_err *err)
+{
+	struct executor *ex;
+
+	if (find_backend(rs, name))
+		return 0;
+	if (rs->n_backends == MAX_BACKENDS)
+		return rc_err_set(err, ENOSPC, "too many executors");
+	if (exec_open(name, cfg, on_event, rs, &ex, err) < 0)
+		return -1;
+	pthread_mutex_lock(&rs->be_mu);
+	rs->backends[rs->n_backends].name = xstrdup(name);
+	rs->backends[rs->n_backends].ex = ex;
+	rs->n_backends++;
+	pthread_mutex_unlock(&rs->be_mu);
+	return 0;
+}
+
+/* Write a terminal state without an executor event (lost, failed to
+ * start, cancelled while queued). */
 static void finish_now(struct runs *rs, const char *id, enum run_state st,
 		       const char *reason)
 {
@@ -269,7 +496,7 @@ static void finish_now(struct runs *rs, const char *id, enum run_state st,
 	upd.reason = (char *)reason;
 	if (store_run_transition(rs->st, id, RUN_MASK_ACTIVE, st, &upd,
 				 &err) == 0)
-		notify(rs, id);
+		ended(rs, id);
 }
 
 /* Re-adopt every run the store says is active. */
@@ -308,8 +535,8 @@ static int recover(struct runs *rs, struct rc_err *err)
 			queue_push(rs, slot_new(r));
 			continue;
 		}
-		ex = find_backend(rs, r->executor);
-		if (!ex && open_backend(rs, r->executor, &aerr) < 0) {
+		if (!find_backend(rs, r->executor) &&
+		    open_backend(rs, rs->cfg0, r->executor, &aerr) < 0) {
 			char *why = xasprintf("executor %s is not available "
 					      "after restart: %s",
 					      r->executor, aerr.msg);
@@ -321,16 +548,15 @@ static int recover(struct runs *rs, struct rc_err *err)
 		s = slot_new(r);
 		s->ex = ex;
 		s->started = true;
-		s->next = rs->active;
-		rs->active = s;
-		rs->n_active++;
+		pthread_mutex_lock(&rs->mu);
+		active_push(rs, s);
+		pthread_mutex_unlock(&rs->mu);
 		log = runs_log_path(rs, r->id);
 		a = ex->ops->attach(ex, r->id, r->handle, log, &aerr);
 		free(log);
 		if (a == 1) {
 			/* Never started: put it back in the queue. */
-			active_take(rs, r->id);
-			slot_free(s);
+			active_drop(rs, r->id);
 			if (store_run_transition(rs->st, r->id,
 						 RUN_MASK(RUN_STARTING),
 						 RUN_QUEUED, NULL, &aerr) == 0)
@@ -339,9 +565,7 @@ static int recover(struct runs *rs, struct rc_err *err)
 			char *why = xasprintf("cannot re-attach after "
 					      "restart: %s", aerr.msg);
 
-			pthread_mutex_lock(&rs->mu);
-			slot_free(active_take(rs, r->id));
-			pthread_mutex_unlock(&rs->mu);
+			active_drop(rs, r->id);
 			finish_now(rs, r->id, RUN_LOST, why);
 			free(why);
 		} else if (r->stop_requested) {
@@ -358,8 +582,10 @@ int runs_open(const struct config *cfg, struct store *st, struct runs **out,
 	struct runs *rs = xcalloc(1, sizeof(*rs));
 	static const char *const subdirs[] = { "logs", "work" };
 
-	rs->cfg = cfg;
+	rs->cfg0 = cfg;
+	atomic_init(&rs->cur, cfg);
 	rs->st = st;
+	pthread_mutex_init(&rs->be_mu, NULL);
 	pthread_mutex_init(&rs->mu, NULL);
 	pthread_cond_init(&rs->cond, NULL);
 	for (size_t i = 0; i < 2; i++) {
@@ -371,11 +597,12 @@ int runs_open(const struct config *cfg, struct store *st, struct runs **out,
 		if (r < 0)
 			goto fail;
 	}
-	if (open_backend(rs, resolve_executor_name(cfg->server.executor),
+	if (open_backend(rs, cfg, resolve_executor_name(cfg->server.executor),
 			 err) < 0)
 		goto fail;
 	for (size_t i = 0; i < cfg->n_autos; i++)
-		if (open_backend(rs, automation_executor(rs, &cfg->autos[i]),
+		if (open_backend(rs, cfg,
+				 automation_executor(cfg, &cfg->autos[i]),
 				 err) < 0)
 			goto fail;
 	if (recover(rs, err) < 0)
@@ -387,20 +614,53 @@ fail:
 	return -1;
 }
 
-/* Whether one more run may start now (mu held).  Issue-5 limits (per
- * automation, per user) slot in here. */
-static bool may_start(struct runs *rs, const struct slot *s)
+/* Whether two runs share a concurrency key value (both absent counts as
+ * the same value). */
+static bool same_key(json_t *a, json_t *b)
 {
-	int64_t max = rs->cfg->server.max_concurrent_runs;
+	if (!a || !b)
+		return !a && !b;
+	return json_equal(a, b);
+}
 
-	(void)s;
-	return max <= 0 || rs->n_active < max;
+/* Whether queued slot s may start now under every limit (mu held). */
+static bool may_start(struct runs *rs, const struct config *cfg,
+		      const struct slot *s)
+{
+	const struct automation *a = config_automation(cfg, s->automation);
+	int64_t gmax = cfg->server.max_concurrent_runs;
+	int64_t umax = config_user_max_runs(cfg, s->user);
+	const char *key = a ? a->concurrency_key : NULL;
+	json_t *kv = key ? json_object_get(s->params, key) : NULL;
+	int64_t n_auto = 0, n_key = 0, n_user = 0;
+
+	if (gmax > 0 && rs->n_active >= gmax)
+		return false;
+	for (const struct slot *t = rs->active; t; t = t->next) {
+		if (!strcmp(t->automation, s->automation)) {
+			n_auto++;
+			if (key && same_key(kv, json_object_get(t->params,
+								key)))
+				n_key++;
+		}
+		if (!strcmp(t->user, s->user))
+			n_user++;
+	}
+	if (a && a->concurrency > 0 &&
+	    (key ? n_key : n_auto) >= a->concurrency)
+		return false;
+	return umax <= 0 || n_user < umax;
+}
+
+void runs_set_secrets(struct runs *rs, const struct secrets *sec)
+{
+	rs->secrets = sec;
 }
 
 static char **build_env(const struct runs *rs, const struct automation *a,
 			const struct run *r, const char *home)
 {
-	size_t n_extra = a ? strv_len(a->env) : 0;
+	size_t n_extra = a ? strv_len(a->env) + strv_len(a->secrets) : 0;
 	char **env = xcalloc(7 + n_extra, sizeof(char *));
 	size_t i = 0;
 
@@ -410,9 +670,14 @@ static char **build_env(const struct runs *rs, const struct automation *a,
 	env[i++] = xasprintf("RUNCELL_RUN_ID=%s", r->id);
 	env[i++] = xasprintf("RUNCELL_AUTOMATION_ID=%s", r->automation);
 	env[i++] = xasprintf("RUNCELL_USER=%s", r->user);
-	for (size_t k = 0; k < n_extra; k++)
-		env[i++] = xstrdup(a->env[k]);
-	(void)rs;
+	for (char **e = a ? a->env : NULL; e && *e; e++)
+		env[i++] = xstrdup(*e);
+	for (char **n = a ? a->secrets : NULL; n && *n; n++) {
+		const char *v = secrets_get(rs->secrets, *n);
+
+		if (v)
+			env[i++] = xasprintf("%s=%s", *n, v);
+	}
 	return env;
 }
 
@@ -437,41 +702,64 @@ static char **argv_from_json(const char *text)
 	return argv;
 }
 
-/* Start one run taken off the queue (mu not held). */
-static void start_one(struct runs *rs, struct slot *s)
+/* Whether a stop was asked for id while it was leaving the queue. */
+static bool stop_pending(struct runs *rs, const char *id)
 {
+	struct slot *s;
+	bool p;
+
+	pthread_mutex_lock(&rs->mu);
+	s = active_find(rs, id);
+	p = s && s->stop_pending;
+	pthread_mutex_unlock(&rs->mu);
+	return p;
+}
+
+/* Start run id, whose slot the scheduler just moved from the queue to the
+ * active set (mu not held).  Every failure drops the slot again. */
+static void start_one(struct runs *rs, const char *id)
+{
+	const struct config *cfg = runs_config(rs);
 	struct run r;
 	struct rc_err err;
 	struct exec_spec spec;
 	const struct automation *a;
+	struct executor *ex;
+	struct slot *s;
 	char **argv = NULL, **env = NULL;
 	char *log = NULL, *work = NULL, *handle = NULL;
 	bool stop_now;
 
 	memset(&r, 0, sizeof(r));
-	if (store_run_transition(rs->st, s->id, RUN_MASK(RUN_QUEUED),
-				 RUN_STARTING, NULL, &err) != 0)
-		goto drop; /* cancelled meanwhile, or store error */
-	notify(rs, s->id);
-	if (store_run_get(rs->st, s->id, &r, &err) != 0)
-		goto drop;
-	a = config_automation(rs->cfg, r.automation);
-	if (!a) {
-		finish_now(rs, r.id, RUN_FAILED,
-			   "automation no longer exists in the configuration");
-		goto drop;
+	if (store_run_transition(rs->st, id, RUN_MASK(RUN_QUEUED),
+				 RUN_STARTING, NULL, &err) != 0) {
+		active_drop(rs, id); /* cancelled meanwhile, or store error */
+		goto out;
 	}
-	s->ex = find_backend(rs, r.executor);
-	if (!s->ex) {
-		finish_now(rs, r.id, RUN_FAILED, "executor not available");
-		goto drop;
+	notify(rs, id, RUN_STARTING);
+	if (stop_pending(rs, id)) {
+		active_drop(rs, id);
+		finish_now(rs, id, RUN_CANCELLED, "stopped before it started");
+		goto out;
 	}
+	if (store_run_get(rs->st, id, &r, &err) != 0) {
+		active_drop(rs, id);
+		finish_now(rs, id, RUN_FAILED, "cannot read the run record");
+		goto out;
+	}
+	a = config_automation(cfg, r.automation);
+	ex = find_backend(rs, r.executor);
 	argv = argv_from_json(r.argv);
-	work = work_path(rs, r.id);
+	work = runs_work_path(rs, r.id);
 	log = runs_log_path(rs, r.id);
-	if (!argv || !argv[0] || mkdir_p(work, 0755, &err) < 0) {
-		finish_now(rs, r.id, RUN_FAILED, "cannot prepare the run");
-		goto drop;
+	if (!a || !ex || !argv || !argv[0] || mkdir_p(work, 0755, &err) < 0) {
+		active_drop(rs, id);
+		finish_now(rs, r.id, RUN_FAILED,
+			   !a  ? "automation no longer exists in the "
+				 "configuration" :
+			   !ex ? "executor not available" :
+				 "cannot prepare the run");
+		goto out;
 	}
 	env = build_env(rs, a, &r, work);
 	memset(&spec, 0, sizeof(spec));
@@ -483,35 +771,30 @@ static void start_one(struct runs *rs, struct slot *s)
 	spec.res = &a->res;
 	spec.iso = &a->iso;
 	spec.log_path = log;
-	spec.log_max_bytes = rs->cfg->server.log_max_bytes;
-	spec.stop_grace_ms = rs->cfg->server.stop_grace_ms;
+	spec.log_max_bytes = cfg->server.log_max_bytes * LOG_SPOOL_FACTOR;
+	spec.stop_grace_ms = cfg->server.stop_grace_ms;
 	spec.work_dir = work;
 
-	/* The slot is active from here: events may arrive before start()
-	 * even returns. */
 	pthread_mutex_lock(&rs->mu);
-	s->next = rs->active;
-	rs->active = s;
-	rs->n_active++;
+	s = active_find(rs, id);
+	if (s)
+		s->ex = ex;
 	pthread_mutex_unlock(&rs->mu);
 
-	if (s->ex->ops->start(s->ex, &spec, &handle, &err) < 0) {
+	/* Events may arrive before start() even returns. */
+	if (ex->ops->start(ex, &spec, &handle, &err) < 0) {
 		char *why = xasprintf("cannot start: %s", err.msg);
 
-		pthread_mutex_lock(&rs->mu);
-		s = active_take(rs, r.id);
-		pthread_cond_broadcast(&rs->cond);
-		pthread_mutex_unlock(&rs->mu);
+		active_drop(rs, id);
 		finish_now(rs, r.id, RUN_FAILED, why);
 		free(why);
-		goto drop;
+		goto out;
 	}
 	if (store_run_set_handle(rs->st, r.id, handle, &err) < 0)
-		fprintf(stderr, "runcell: run %s: storing handle: %s\n", r.id,
-			err.msg);
+		log_msg(LOG_ERROR, r.id, "storing handle: %s", err.msg);
 	pthread_mutex_lock(&rs->mu);
 	stop_now = false;
-	s = active_find(rs, r.id); /* may be gone if it already ended */
+	s = active_find(rs, id); /* may be gone if it already ended */
 	if (s) {
 		free(s->handle);
 		s->handle = xstrdup(handle);
@@ -519,13 +802,9 @@ static void start_one(struct runs *rs, struct slot *s)
 		stop_now = s->stop_pending;
 	}
 	pthread_mutex_unlock(&rs->mu);
-	s = NULL;
 	if (stop_now)
-		find_backend(rs, r.executor)
-			->ops->stop(find_backend(rs, r.executor), r.id, handle,
-				    &err);
-drop:
-	slot_free(s);
+		ex->ops->stop(ex, r.id, handle, &err);
+out:
 	strv_free(argv);
 	strv_free(env);
 	free(log);
@@ -534,21 +813,55 @@ drop:
 	store_run_clear(&r);
 }
 
+/* The oldest queued run that may start now, or NULL; *wake_at gets the
+ * earliest future not_before seen (0 if none).  mu held. */
+static struct slot *pick(struct runs *rs, int64_t *wake_at)
+{
+	const struct config *cfg = runs_config(rs);
+	int64_t now = time_now_ms(), gmax = cfg->server.max_concurrent_runs;
+
+	*wake_at = 0;
+	if (rs->paused || (gmax > 0 && rs->n_active >= gmax))
+		return NULL;
+	for (struct slot *s = rs->queue_head; s; s = s->next) {
+		if (s->not_before > now) {
+			if (!*wake_at || s->not_before < *wake_at)
+				*wake_at = s->not_before;
+			continue;
+		}
+		if (may_start(rs, cfg, s))
+			return s;
+	}
+	return NULL;
+}
+
 static void *scheduler_main(void *arg)
 {
 	struct runs *rs = arg;
+	char id[RUN_ID_LEN + 1];
 
 	pthread_mutex_lock(&rs->mu);
 	while (!rs->stopping) {
-		struct slot *s = rs->queue_head;
+		int64_t wake_at;
+		struct slot *s = pick(rs, &wake_at);
 
-		if (!s || !may_start(rs, s)) {
-			pthread_cond_wait(&rs->cond, &rs->mu);
+		if (!s) {
+			struct timespec ts;
+
+			if (!wake_at) {
+				pthread_cond_wait(&rs->cond, &rs->mu);
+				continue;
+			}
+			ts.tv_sec = wake_at / 1000;
+			ts.tv_nsec = (wake_at % 1000) * 1000000;
+			pthread_cond_timedwait(&rs->cond, &rs->mu, &ts);
 			continue;
 		}
 		queue_remove(rs, s->id);
+		active_push(rs, s);
+		memcpy(id, s->id, sizeof(id));
 		pthread_mutex_unlock(&rs->mu);
-		start_one(rs, s);
+		start_one(rs, id);
 		pthread_mutex_lock(&rs->mu);
 	}
 	pthread_mutex_unlock(&rs->mu);
@@ -580,7 +893,6 @@ void runs_close(struct runs *rs)
 		exec_close(rs->backends[i].ex);
 		free(rs->backends[i].name);
 	}
-	free(rs->backends);
 	while (rs->queue_head) {
 		struct slot *s = rs->queue_head;
 
@@ -593,8 +905,12 @@ void runs_close(struct runs *rs)
 		rs->active = s->next;
 		slot_free(s);
 	}
+	for (size_t i = 0; i < rs->n_owned; i++)
+		config_free(rs->owned[i]);
+	free(rs->owned);
 	pthread_cond_destroy(&rs->cond);
 	pthread_mutex_destroy(&rs->mu);
+	pthread_mutex_destroy(&rs->be_mu);
 	free(rs);
 }
 
@@ -602,13 +918,11 @@ int runs_submit(struct runs *rs, const char *automation_id, json_t *params,
 		const char *user, const char *role, struct run *out,
 		struct rc_err *err)
 {
-	const struct automation *a = config_automation(rs->cfg, automation_id);
-	json_t *norm = NULL, *argv_json;
-	char **argv = NULL;
-	struct run r;
-	int ret = -1;
+	const struct config *cfg = runs_config(rs);
+	const struct automation *a = config_automation(cfg, automation_id);
+	json_t *norm = NULL;
+	int ret;
 
-	memset(&r, 0, sizeof(r));
 	if (!a)
 		return rc_err_set(err, ENOENT,
 				  "no automation \"%s\": GET /api/v1/automations "
@@ -625,38 +939,8 @@ int runs_submit(struct runs *rs, const char *automation_id, json_t *params,
 		err->errnum = EINVAL;
 		return -1;
 	}
-	argv = catalog_argv(a, norm);
-	argv_json = json_array();
-	for (char **p = argv; *p; p++)
-		json_array_append_new(argv_json, json_string(*p));
-
-	r.id[0] = 'r';
-	random_hex(r.id + 1, (RUN_ID_LEN - 1) / 2);
-	r.automation = xstrdup(a->id);
-	r.user = xstrdup(user);
-	r.parameters = json_dumps(norm, JSON_COMPACT);
-	r.argv = json_dumps(argv_json, JSON_COMPACT);
-	r.executor = xstrdup(automation_executor(rs, a));
-	r.state = RUN_QUEUED;
-	r.created_at = time_now_ms();
-	json_decref(argv_json);
-	if (store_run_insert(rs->st, &r, err) < 0) {
-		rc_err_wrap(err, "recording the run");
-		err->errnum = EIO;
-		goto out;
-	}
-	pthread_mutex_lock(&rs->mu);
-	queue_push(rs, slot_new(&r));
-	pthread_cond_broadcast(&rs->cond);
-	pthread_mutex_unlock(&rs->mu);
-	notify(rs, r.id);
-	*out = r;
-	memset(&r, 0, sizeof(r));
-	ret = 0;
-out:
+	ret = enqueue(rs, cfg, a, norm, user, 1, NULL, 0, true, out, err);
 	json_decref(norm);
-	strv_free(argv);
-	store_run_clear(&r);
 	return ret;
 }
 
@@ -670,7 +954,6 @@ int runs_stop(struct runs *rs, const char *id, const char *actor,
 	int g, ret = -1;
 
 	(void)actor;
-	memset(&r, 0, sizeof(r));
 	g = store_run_get(rs->st, id, &r, err);
 	if (g < 0)
 		return -1;
@@ -693,6 +976,8 @@ int runs_stop(struct runs *rs, const char *id, const char *actor,
 	} else if (s) {
 		s->stop_pending = true;
 	}
+	if (q)
+		pthread_cond_broadcast(&rs->cond);
 	pthread_mutex_unlock(&rs->mu);
 
 	if (q) {
@@ -718,6 +1003,18 @@ void runs_counts(struct runs *rs, int *queued, int *active)
 	pthread_mutex_unlock(&rs->mu);
 }
 
+int runs_queue_position(struct runs *rs, const char *id)
+{
+	int pos = 0, i = 1;
+
+	pthread_mutex_lock(&rs->mu);
+	for (struct slot *s = rs->queue_head; s && !pos; s = s->next, i++)
+		if (!strcmp(s->id, id))
+			pos = i;
+	pthread_mutex_unlock(&rs->mu);
+	return pos;
+}
+
 int runs_wait(struct runs *rs, const char *id, int64_t timeout_ms)
 {
 	int64_t deadline = time_mono_ms() + timeout_ms;
@@ -727,7 +1024,6 @@ int runs_wait(struct runs *rs, const char *id, int64_t timeout_ms)
 		struct rc_err err;
 		bool done;
 
-		memset(&r, 0, sizeof(r));
 		if (store_run_get(rs->st, id, &r, &err) != 0)
 			return -1;
 		done = run_state_terminal(r.state);
@@ -738,4 +1034,70 @@ int runs_wait(struct runs *rs, const char *id, int64_t timeout_ms)
 			return 1;
 		nanosleep(&(struct timespec){ .tv_nsec = 10000000 }, NULL);
 	}
+}
+
+/* Local backends fork a launcher when opened, which is only safe before
+ * threads exist. */
+static bool forks_at_open(const char *name)
+{
+	return !strcmp(name, "process") || !strcmp(name, "sandbox");
+}
+
+/* Open (or check) the backend a reloaded config needs. */
+static int reload_backend(struct runs *rs, struct config *cfg,
+			  const char *name, struct rc_err *err)
+{
+	if (find_backend(rs, name))
+		return 0;
+	if (forks_at_open(name))
+		return rc_err_set(err, EINVAL, "executor %s was not in use at "
+				  "start-up and cannot be added while the "
+				  "service runs; restart the service to use "
+				  "it", name);
+	return open_backend(rs, cfg, name, err);
+}
+
+int runs_reload(struct runs *rs, struct config *cfg, struct rc_err *err)
+{
+	const struct server_config *o = &rs->cfg0->server, *n = &cfg->server;
+
+	if (strcmp(o->data_dir, n->data_dir) ||
+	    strcmp(o->store_url, n->store_url))
+		return rc_err_set(err, EINVAL, "server.data_dir and "
+				  "server.store cannot change while the "
+				  "service runs; restart the service to "
+				  "change them");
+	if (reload_backend(rs, cfg, resolve_executor_name(n->executor),
+			   err) < 0)
+		return -1;
+	for (size_t i = 0; i < cfg->n_autos; i++)
+		for (char **sn = cfg->autos[i].secrets; sn && *sn; sn++)
+			if (!secrets_get(rs->secrets, *sn))
+				return rc_err_set(err, EINVAL, "automation "
+						  "\"%s\" names secret %s, "
+						  "which was not loaded at "
+						  "start-up; restart the "
+						  "service to add secrets",
+						  cfg->autos[i].id, *sn);
+	for (size_t i = 0; i < cfg->n_autos; i++)
+		if (reload_backend(rs, cfg,
+				   automation_executor(cfg, &cfg->autos[i]),
+				   err) < 0)
+			return rc_err_wrap(err, "automation \"%s\"",
+					   cfg->autos[i].id);
+	pthread_mutex_lock(&rs->mu);
+	rs->owned = xrealloc(rs->owned, (rs->n_owned + 1) *
+						sizeof(*rs->owned));
+	rs->owned[rs->n_owned++] = cfg;
+	atomic_store(&rs->cur, cfg);
+	pthread_cond_broadcast(&rs->cond); /* limits may have changed */
+	pthread_mutex_unlock(&rs->mu);
+	return 0;
+}
+
+void runs_pause(struct runs *rs)
+{
+	pthread_mutex_lock(&rs->mu);
+	rs->paused = true;
+	pthread_mutex_unlock(&rs->mu);
 }

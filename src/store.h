@@ -51,6 +51,9 @@ struct run {
 	int64_t cpu_usec;        /* CPU time used by the run */
 	int64_t peak_memory;     /* bytes */
 	bool stop_requested;
+	int attempt;             /* 1 for a first try, n for the nth */
+	char retry_of[RUN_ID_LEN + 1]; /* the first try's id, "" if none */
+	int64_t not_before;      /* ms; a queued run waits until then (0) */
 };
 
 /* Filter for store_run_list; NULL/0 fields do not filter. */
@@ -134,6 +137,19 @@ int store_run_set_stop_requested(struct store *s, const char *id,
 int store_run_list(struct store *s, const struct run_filter *f,
 		   struct run **out, size_t *n, struct rc_err *err);
 
+/* Runs that retention may delete: terminal ones that finished before
+ * finished_before (0: none by age), and terminal ones beyond the newest
+ * keep_per_automation of their automation (0: no count limit); at most
+ * limit, oldest first.  Only the id and automation of each are filled.
+ * Free with store_runs_free. */
+int store_run_list_expired(struct store *s, int64_t finished_before,
+			   int64_t keep_per_automation, int limit,
+			   struct run **out, size_t *n, struct rc_err *err);
+
+/* Delete run id, only if it is in a terminal state.  0 deleted, 1 no such
+ * terminal run, -1 error. */
+int store_run_delete(struct store *s, const char *id, struct rc_err *err);
+
 void store_run_clear(struct run *r);
 void store_runs_free(struct run *runs, size_t n);
 
@@ -186,6 +202,65 @@ int store_audit_add(struct store *s, const char *actor, const char *action,
 int store_audit_list(struct store *s, int64_t before_id, int limit,
 		     struct audit_entry **out, size_t *n, struct rc_err *err);
 void store_audit_free(struct audit_entry *a, size_t n);
+
+/* --- schedule ticks --- */
+
+/*
+ * Claim the tick of automation's schedule at fire_time (ms since the
+ * epoch).  The store keeps (automation, fire_time) unique, so exactly one
+ * claimer ever wins, across restarts and replicas: 0 claimed (the caller
+ * starts the run), 1 already claimed, -1 error.
+ */
+int store_tick_claim(struct store *s, const char *automation,
+		     int64_t fire_time, struct rc_err *err);
+
+/* Record what came of a claimed tick: the run it started, or the error
+ * that kept it from starting (either may be NULL).  0 done, 1 no such
+ * tick, -1 error. */
+int store_tick_finish(struct store *s, const char *automation,
+		      int64_t fire_time, const char *run_id,
+		      const char *error, struct rc_err *err);
+
+/* The latest claimed fire time of automation into *fire_time: 0 found,
+ * 1 never claimed, -1 error. */
+int store_tick_last(struct store *s, const char *automation,
+		    int64_t *fire_time, struct rc_err *err);
+
+/* --- notifications --- */
+
+/* One webhook notification about a run's end, and how its delivery went.
+ * Strings are owned; clear with store_notification_clear. */
+struct notification {
+	int64_t id;
+	char *run_id;
+	char *url;
+	char *status;            /* "pending", "delivered" or "failed" */
+	int attempts;
+	char *last_error;        /* NULL when the last attempt worked */
+	int64_t created_at;
+	int64_t updated_at;      /* 0 = never attempted */
+	int64_t delivered_at;    /* 0 = not delivered */
+};
+
+/* Record a pending notification of run_id to url; *id_out receives its
+ * id.  (run_id, url) is unique: 0 added, 1 it exists already, -1 error. */
+int store_notification_add(struct store *s, const char *run_id,
+			   const char *url, int64_t *id_out,
+			   struct rc_err *err);
+
+/* Write nt's status, attempts, last_error and delivered_at (by nt->id).
+ * 0 done, 1 no such notification, -1 error. */
+int store_notification_update(struct store *s, const struct notification *nt,
+			      struct rc_err *err);
+
+/* The notifications of run_id, oldest first; with run_id NULL, the
+ * pending ones of every run (at most 1000).  Free with
+ * store_notifications_free. */
+int store_notification_list(struct store *s, const char *run_id,
+			    struct notification **out, size_t *n,
+			    struct rc_err *err);
+void store_notification_clear(struct notification *nt);
+void store_notifications_free(struct notification *nts, size_t n);
 
 /* --- names --- */
 

@@ -14,6 +14,9 @@ done
 
 run_suite "blackbox api (process)" python3 tests/blackbox/test_api.py process
 run_suite "blackbox api (sandbox)" python3 tests/blackbox/test_api.py sandbox
+run_suite "blackbox lifecycle (process)" python3 tests/blackbox/test_lifecycle.py process
+
+run_suite "ecs (moto + recorded answers)" sh tests/ecs/run.sh build/test_ecs
 
 for s in tests/suites/*.sh; do
 	[ -f "$s" ] || continue

@@ -16,6 +16,7 @@
  * <Error><Code>/<Message> (moto's signature errors); both are read.
  */
 #include "aws.h"
+#include "../log.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -263,11 +264,9 @@ static int creds_get(struct aws_client *c, bool force, struct aws_creds *out,
 						       "credentials");
 				goto out;
 			}
-			fprintf(stderr,
-				"runcell: aws: refreshing credentials failed "
-				"(%s); using the current ones until they "
-				"expire\n",
-				e2.msg);
+			log_warn("aws: refreshing credentials failed (%s); "
+				 "using the current ones until they expire",
+				 e2.msg);
 		}
 	}
 	out->key = xstrdup(c->creds.key);
@@ -527,9 +526,12 @@ int aws_call(struct aws_client *c, enum aws_service svc, const char *action,
 			curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
 			st->http_status = status;
 			if (status >= 200 && status < 300) {
-				json_t *j = json_loadb(resp.data ? resp.data
-								 : "",
-						       resp.len, 0, NULL);
+				/* Some actions (CreateLogStream) answer
+				 * with an empty body. */
+				json_t *j = resp.len ? json_loadb(resp.data,
+								  resp.len, 0,
+								  NULL)
+						     : json_object();
 
 				if (!j || !json_is_object(j)) {
 					json_decref(j);

@@ -312,10 +312,9 @@ static int creds_from_container(const struct aws_creds_source *src,
 		b.len = 0;
 		cc = curl_easy_perform(h);
 		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-		if (cc == CURLE_OK && status < 500)
+		if ((cc == CURLE_OK && status < 500) || attempt == 2)
 			break;
-		struct timespec ts = { 0, 200000000L << attempt };
-		nanosleep(&ts, NULL);
+		nanosleep(&(struct timespec){ 0, 200000000L << attempt }, NULL);
 	}
 	if (cc != CURLE_OK) {
 		rc_err_set(err, EIO,

@@ -50,12 +50,20 @@ struct cell_spec {
 	int out_fd;                /* the cell's stdout and stderr */
 };
 
+/* The run user when run_user is "runcell" and no such user exists: fixed
+ * ids that need no /etc/passwd entry (only that nothing else uses them). */
+#define CELL_DEFAULT_UID 64000
+#define CELL_DEFAULT_GID 64000
+
+struct cell_state;
+
 /* A started cell, owned by its supervisor. */
 struct cell {
 	pid_t pid;                 /* the cell's init, in our PID namespace */
 	int pidfd;                 /* pollable; readable when it exits */
 	int slot;                  /* pool slot held (released by cell_free) */
 	struct cell_runtime *rt;
+	struct cell_state *st;     /* private: slot lock, cgroup, status pipe */
 };
 
 /* Usage and the cause of death, read from the cell's cgroup. */
@@ -87,8 +95,19 @@ const char *cell_runtime_describe(const struct cell_runtime *rt);
 int cell_spawn(struct cell_runtime *rt, const struct cell_spec *spec,
 	       struct cell *out, struct rc_err *err);
 
-/* Kill every process of the cell (the whole cgroup).  Idempotent. */
+/* Kill every process of the cell (the whole cgroup).  Idempotent.
+ * Returns 0 once the cgroup is empty, -1 if something could not be killed
+ * within ~2 s. */
 int cell_kill(struct cell *c);
+
+/* Send sig to the cell's program (the cell's init forwards SIGTERM,
+ * SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGCONT and SIGWINCH to it;
+ * SIGKILL kills the whole cell).  Returns 0, or -1 with errno. */
+int cell_signal(struct cell *c, int sig);
+
+/* Number of processes still in the cell's cgroup (the init included), or
+ * -1 if it cannot be read.  For diagnostics and tests. */
+int cell_nprocs(struct cell *c);
 
 /* Read usage; call after the cell's init has exited and before free. */
 void cell_usage(struct cell *c, struct cell_usage *u);

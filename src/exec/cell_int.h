@@ -91,6 +91,9 @@ _Noreturn void cell_child_main(const struct cell_plan *plan);
 /* Test hook: hybrid hosts used as pure v1 (see cg_set_use_unified). */
 void cell_runtime_use_unified(struct cell_runtime *rt, bool use);
 
+/* Remove the runtime's cgroups (tests; see cg_remove). */
+int cell_runtime_remove_cgroups(struct cell_runtime *rt);
+
 /* Test hook: the slot's cgroup folder (memory hierarchy). */
 void cell_cgroup_path(const struct cell *c, char *buf, size_t n);
 

@@ -1,21 +1,14 @@
 /*
  * cgroup.c - the cell's control groups on cgroup v1, v2 and hybrid hosts:
- * detection from /proc/self/mountinfo and /proc/self/cgroup, the pool of
- * slot cgroups, per-run limits, attaching, killing and usage.
- *
- * Everything per run is a handful of small writes to files that already
- * exist: the pool is created once by cg_open (see DESIGN.md "Starting a cell
- * fast").  The v1 counters that can be reset are reset when a slot is
- * taken; the v2 ones that cannot are read then and subtracted later.
+ * detection from /proc/self/mountinfo and /proc/self/cgroup, and the pool
+ * of slot cgroups.  The per-run work on a slot is in cgroup_slot.c.
  */
-#include "cgroup.h"
-#include "cell.h"
+#include "cgroup_int.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,26 +16,8 @@
 #include <time.h>
 #include <unistd.h>
 
-enum { C_MEMORY, C_CPU, C_CPUACCT, C_PIDS, C_FREEZER, CG_NCTRL };
-
-static const char *const ctrl_names[CG_NCTRL] = {
+const char *const cg_ctrl_names[CG_NCTRL] = {
 	"memory", "cpu", "cpuacct", "pids", "freezer",
-};
-
-#define CG_CPU_PERIOD 100000   /* µs, the kernel's default CFS period */
-#define CG_KILL_ROUNDS 400     /* cg_slot_kill: ~2 s at most */
-
-struct cg {
-	enum cg_mode mode;
-	bool plain;             /* a plain folder tree (tests): create files */
-	bool use_unified;       /* hybrid: use the cgroup2 slot too */
-	char *v1[CG_NCTRL];     /* v1 parent folder per controller, or NULL */
-	int attach[CG_NCTRL];   /* controllers whose hierarchy is distinct */
-	int n_attach;
-	bool memsw;             /* v1 memory.memsw.* exists (swap accounting) */
-	char *v2;               /* cgroup2 parent folder, or NULL */
-	bool v2_kill;           /* cgroup.kill exists (Linux 5.14) */
-	char desc[768];
 };
 
 /* A parsed line of /proc/self/mountinfo that is a cgroup mount. */
@@ -52,8 +27,14 @@ struct cg_mount {
 	char *opts;             /* super options: the v1 controllers */
 	bool v2;
 };
+void cg_nap_us(long us)
+{
+	struct timespec ts = { .tv_sec = 0, .tv_nsec = us * 1000 };
 
-static int cg_write(const struct cg *cg, const char *dir, const char *file,
+	nanosleep(&ts, NULL);
+}
+
+int cg_write(const struct cg *cg, const char *dir, const char *file,
 		    const char *val)
 {
 	char path[PATH_MAX];
@@ -73,7 +54,7 @@ static int cg_write(const struct cg *cg, const char *dir, const char *file,
 
 /* Read a small file into buf (NUL-terminated); returns its length or
  * -errno. */
-static ssize_t cg_read(const char *dir, const char *file, char *buf, size_t n)
+ssize_t cg_read(const char *dir, const char *file, char *buf, size_t n)
 {
 	char path[PATH_MAX];
 	ssize_t got = 0, r;
@@ -108,7 +89,7 @@ static int64_t cg_key(const char *buf, const char *key)
 	return -1;
 }
 
-static int64_t cg_read_key(const char *dir, const char *file, const char *key)
+int64_t cg_read_key(const char *dir, const char *file, const char *key)
 {
 	char buf[1024];
 
@@ -117,7 +98,7 @@ static int64_t cg_read_key(const char *dir, const char *file, const char *key)
 	return cg_key(buf, key);
 }
 
-static int64_t cg_read_num(const char *dir, const char *file)
+int64_t cg_read_num(const char *dir, const char *file)
 {
 	char buf[64];
 
@@ -126,14 +107,13 @@ static int64_t cg_read_num(const char *dir, const char *file)
 	return strtoll(buf, NULL, 10);
 }
 
-static bool path_exists(const char *dir, const char *file)
+bool cg_path_exists(const char *dir, const char *file)
 {
 	char path[PATH_MAX + 64];
 
 	snprintf(path, sizeof(path), "%s/%s", dir, file);
 	return access(path, F_OK) == 0;
 }
-
 /* Whether the comma-separated list has the word. */
 static bool list_has(const char *list, const char *word)
 {
@@ -383,9 +363,9 @@ static int detect_host(struct cg *cg, const char *name, bool *v2_ns_root,
 			continue;
 		}
 		for (int c = 0; c < CG_NCTRL; c++) {
-			if (cg->v1[c] || !list_has(m[i].opts, ctrl_names[c]))
+			if (cg->v1[c] || !list_has(m[i].opts, cg_ctrl_names[c]))
 				continue;
-			path = own_path(self, ctrl_names[c]);
+			path = own_path(self, cg_ctrl_names[c]);
 			{
 				char *dir = own_dir(&m[i], path);
 
@@ -447,13 +427,13 @@ static int detect_plain(struct cg *cg, const char *root, const char *name,
 	char dir[PATH_MAX];
 	struct stat st;
 
-	if (path_exists(root, "cgroup.controllers")) {
+	if (cg_path_exists(root, "cgroup.controllers")) {
 		cg->mode = CG_V2;
 		cg->v2 = xasprintf("%s/%s", root, name);
 		return 0;
 	}
 	for (int c = 0; c < CG_NCTRL; c++) {
-		snprintf(dir, sizeof(dir), "%s/%s", root, ctrl_names[c]);
+		snprintf(dir, sizeof(dir), "%s/%s", root, cg_ctrl_names[c]);
 		if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode))
 			cg->v1[c] = xasprintf("%s/%s", dir, name);
 	}
@@ -463,7 +443,7 @@ static int detect_plain(struct cg *cg, const char *root, const char *name,
 				  "in %s/memory and for %s/cgroup.controllers)",
 				  root, root);
 	snprintf(dir, sizeof(dir), "%s/unified", root);
-	if (path_exists(dir, "cgroup.controllers")) {
+	if (cg_path_exists(dir, "cgroup.controllers")) {
 		cg->mode = CG_HYBRID;
 		cg->v2 = xasprintf("%s/%s", dir, name);
 	} else {
@@ -538,8 +518,8 @@ int cg_open(const char *root, const char *name, int nslots, struct cg **out,
 					   "no %s cgroup controller found "
 					   "(looked for a cgroup v1 mount of "
 					   "it, such as /sys/fs/cgroup/%s)",
-					   ctrl_names[need[i]],
-					   ctrl_names[need[i]]);
+					   cg_ctrl_names[need[i]],
+					   cg_ctrl_names[need[i]]);
 				goto out;
 			}
 		}
@@ -557,7 +537,7 @@ int cg_open(const char *root, const char *name, int nslots, struct cg **out,
 			if (make_slots(cg->v1[c], nslots, err) < 0)
 				goto out;
 		}
-		cg->memsw = path_exists(cg->v1[C_MEMORY],
+		cg->memsw = cg_path_exists(cg->v1[C_MEMORY],
 					"memory.memsw.limit_in_bytes");
 		if (cg->mode == CG_HYBRID) {
 			struct rc_err e2;
@@ -572,7 +552,7 @@ int cg_open(const char *root, const char *name, int nslots, struct cg **out,
 		}
 	}
 	if (cg->v2)
-		cg->v2_kill = path_exists(cg->v2, "cgroup.kill") ||
+		cg->v2_kill = cg_path_exists(cg->v2, "cgroup.kill") ||
 			      (cg->plain && cg->mode == CG_V2);
 
 	if (cg->mode == CG_V2)
@@ -592,6 +572,40 @@ int cg_open(const char *root, const char *name, int nslots, struct cg **out,
 out:
 	cg_close(cg);
 	return ret;
+}
+
+static int remove_tree(const char *parent)
+{
+	char path[PATH_MAX + 300];
+	struct dirent *e;
+	DIR *d;
+	int ret = 0;
+
+	d = opendir(parent);
+	if (!d)
+		return errno == ENOENT ? 0 : -1;
+	while ((e = readdir(d))) {
+		if (strncmp(e->d_name, "slot", 4) != 0)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", parent, e->d_name);
+		if (rmdir(path) < 0 && errno != ENOENT)
+			ret = -1;
+	}
+	closedir(d);
+	if (rmdir(parent) < 0 && errno != ENOENT)
+		ret = -1;
+	return ret;
+}
+
+int cg_remove(struct cg *cg)
+{
+	int ret = 0;
+
+	for (int j = 0; j < cg->n_attach; j++)
+		ret |= remove_tree(cg->v1[cg->attach[j]]);
+	if (cg->v2)
+		ret |= remove_tree(cg->v2);
+	return ret ? -1 : 0;
 }
 
 void cg_close(struct cg *cg)
@@ -614,431 +628,49 @@ const char *cg_describe(const struct cg *cg)
 	return cg->desc;
 }
 
+static char *probe_dir(const struct cg *cg)
+{
+	return xasprintf("%s/kill-probe", cg->v2);
+}
+
+int cg_kill_probe(struct cg *cg)
+{
+	char *dir;
+	int fd = -1;
+
+	if (!cg->v2 || !cg->v2_kill || cg->plain)
+		return -1;
+	dir = probe_dir(cg);
+	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+		goto out;
+	if (cg_write(cg, dir, "cgroup.kill", "1") < 0)
+		goto out;
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+out:
+	if (fd < 0)
+		(void)rmdir(dir);
+	free(dir);
+	return fd;
+}
+
+void cg_kill_probe_done(struct cg *cg, int fd, bool child_killed)
+{
+	char *dir = probe_dir(cg);
+
+	close(fd);
+	for (int i = 0; i < 100 && rmdir(dir) < 0 && errno == EBUSY; i++)
+		cg_nap_us(1000);
+	free(dir);
+	if (child_killed) {
+		cg->v2_kill = false;
+		snprintf(cg->desc + strlen(cg->desc),
+			 sizeof(cg->desc) - strlen(cg->desc),
+			 "; cgroup.kill not used (this kernel kills later "
+			 "CLONE_INTO_CGROUP children)");
+	}
+}
+
 void cg_set_use_unified(struct cg *cg, bool use)
 {
 	cg->use_unified = use;
-}
-
-/* Whether the slot uses the cgroup2 tree (v2, or hybrid with it on). */
-static bool slot_v2(const struct cg *cg)
-{
-	return cg->mode == CG_V2 || (cg->mode == CG_HYBRID && cg->use_unified);
-}
-
-static void slot_dir(const struct cg_slot *s, const char *parent, char *buf,
-		     size_t n)
-{
-	snprintf(buf, n, "%s/slot%d", parent, s->index);
-}
-
-void cg_slot_path(const struct cg_slot *s, char *buf, size_t n)
-{
-	const struct cg *cg = s->cg;
-
-	slot_dir(s, cg->mode == CG_V2 ? cg->v2 : cg->v1[C_MEMORY], buf, n);
-}
-
-/* The folder whose cgroup.procs lists the slot's processes. */
-static void procs_dir(const struct cg_slot *s, char *buf, size_t n)
-{
-	cg_slot_path(s, buf, n);
-}
-
-/* Call fn for each pid in dir/cgroup.procs; returns how many there were,
- * or -1. */
-static int for_each_proc(const char *dir, void (*fn)(pid_t pid))
-{
-	char path[PATH_MAX + 64], buf[4096];
-	int fd, count = 0;
-	ssize_t r;
-	size_t have = 0;
-
-	snprintf(path, sizeof(path), "%s/cgroup.procs", dir);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	for (;;) {
-		r = read(fd, buf + have, sizeof(buf) - 1 - have);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			break;
-		have += (size_t)r;
-		buf[have] = '\0';
-		char *p = buf, *e;
-
-		while ((e = strchr(p, '\n'))) {
-			*e = '\0';
-			if (fn)
-				fn((pid_t)strtol(p, NULL, 10));
-			count++;
-			p = e + 1;
-		}
-		have = strlen(p);
-		memmove(buf, p, have);
-	}
-	close(fd);
-	return count;
-}
-
-int cg_slot_nprocs(struct cg_slot *s)
-{
-	char dir[PATH_MAX];
-
-	procs_dir(s, dir, sizeof(dir));
-	return for_each_proc(dir, NULL);
-}
-
-static void kill_pid(pid_t pid)
-{
-	if (pid > 0)
-		(void)kill(pid, SIGKILL);
-}
-
-static void nap_us(long us)
-{
-	struct timespec ts = { .tv_sec = 0, .tv_nsec = us * 1000 };
-
-	nanosleep(&ts, NULL);
-}
-
-/* Freeze, SIGKILL every process, thaw: with the tree frozen nothing can
- * fork while we go through the list, and the killed processes die as soon
- * as they are thawed. */
-static void freeze_kill_thaw(struct cg_slot *s)
-{
-	const struct cg *cg = s->cg;
-	char dir[PATH_MAX], fdir[PATH_MAX], buf[64];
-	bool v2 = cg->mode == CG_V2;
-	bool frozen = false;
-
-	procs_dir(s, dir, sizeof(dir));
-	if (v2) {
-		frozen = cg_write(cg, dir, "cgroup.freeze", "1") == 0;
-		for (int i = 0; frozen && i < 50; i++) {
-			if (cg_read_key(dir, "cgroup.events", "frozen") == 1)
-				break;
-			nap_us(200);
-		}
-	} else if (cg->v1[C_FREEZER]) {
-		slot_dir(s, cg->v1[C_FREEZER], fdir, sizeof(fdir));
-		frozen = cg_write(cg, fdir, "freezer.state", "FROZEN") == 0;
-		for (int i = 0; frozen && i < 50; i++) {
-			if (cg_read(fdir, "freezer.state", buf, sizeof(buf)) > 0 &&
-			    strncmp(buf, "FROZEN", 6) == 0)
-				break;
-			nap_us(200);
-		}
-	}
-	(void)for_each_proc(dir, kill_pid);
-	if (frozen && v2)
-		(void)cg_write(cg, dir, "cgroup.freeze", "0");
-	else if (frozen)
-		(void)cg_write(cg, fdir, "freezer.state", "THAWED");
-}
-
-int cg_slot_kill(struct cg_slot *s)
-{
-	const struct cg *cg = s->cg;
-	char dir[PATH_MAX];
-	bool used_kill = false;
-	int n;
-
-	if (slot_v2(cg) && cg->v2_kill) {
-		slot_dir(s, cg->v2, dir, sizeof(dir));
-		used_kill = cg_write(cg, dir, "cgroup.kill", "1") == 0;
-	}
-	for (int i = 0; i < CG_KILL_ROUNDS; i++) {
-		n = cg_slot_nprocs(s);
-		if (n <= 0)
-			return n == 0 ? 0 : -1;
-		/* Dying processes stay listed for a moment: give them a few
-		 * rounds before going through the list again. */
-		if (i % 20 == (used_kill ? 19 : 0))
-			freeze_kill_thaw(s);
-		nap_us(i < 20 ? 250 : 5000);
-	}
-	return cg_slot_nprocs(s) == 0 ? 0 : -1;
-}
-
-static int wr_err(int r, const char *dir, const char *file, const char *val,
-		  struct rc_err *err)
-{
-	return rc_err_set(err, -r, "cannot write %s to %s/%s: %s", val, dir,
-			  file, strerror(-r));
-}
-
-/* Write one limit, treating a missing optional file as fine. */
-#define WR(dir, file, val, optional)                                      \
-	do {                                                              \
-		int r_ = cg_write(cg, dir, file, val);                     \
-		if (r_ < 0 && !((optional) && r_ == -ENOENT)) {           \
-			wr_err(r_, dir, file, val, err);                  \
-			goto out;                                         \
-		}                                                         \
-	} while (0)
-
-static void fmt_i64(char *buf, size_t n, int64_t v)
-{
-	snprintf(buf, n, "%lld", (long long)v);
-}
-
-static int64_t cpu_quota(const struct resources *res)
-{
-	int64_t q;
-
-	if (!res || res->cpu <= 0)
-		return -1;
-	q = (int64_t)(res->cpu * CG_CPU_PERIOD);
-	return q < 1000 ? 1000 : q;
-}
-
-static int prepare_v1(struct cg *cg, struct cg_slot *s,
-		      const struct resources *res, struct rc_err *err)
-{
-	char dir[PATH_MAX], val[32];
-	int64_t mem = res && res->memory > 0 ? res->memory : -1;
-	int64_t q = cpu_quota(res);
-	int ret = -1;
-
-	if (cg->v1[C_FREEZER]) {
-		slot_dir(s, cg->v1[C_FREEZER], dir, sizeof(dir));
-		WR(dir, "freezer.state", "THAWED", false);
-	}
-
-	slot_dir(s, cg->v1[C_MEMORY], dir, sizeof(dir));
-	fmt_i64(val, sizeof(val), mem);
-	if (!cg->memsw) {
-		WR(dir, "memory.limit_in_bytes", val, false);
-		WR(dir, "memory.swappiness", "0", true);
-	} else if (mem < 0) {
-		/* Raise memsw first: memory.limit <= memsw.limit always. */
-		WR(dir, "memory.memsw.limit_in_bytes", "-1", false);
-		WR(dir, "memory.limit_in_bytes", "-1", false);
-	} else {
-		int r = cg_write(cg, dir, "memory.limit_in_bytes", val);
-
-		if (r == -EINVAL) {
-			WR(dir, "memory.memsw.limit_in_bytes", val, false);
-			WR(dir, "memory.limit_in_bytes", val, false);
-		} else if (r < 0) {
-			wr_err(r, dir, "memory.limit_in_bytes", val, err);
-			goto out;
-		} else {
-			WR(dir, "memory.memsw.limit_in_bytes", val, false);
-		}
-	}
-	WR(dir, "memory.max_usage_in_bytes", "0", false);
-	if (cg->memsw)
-		WR(dir, "memory.memsw.max_usage_in_bytes", "0", true);
-	WR(dir, "memory.failcnt", "0", true);
-	s->base_oom = cg_read_key(dir, "memory.oom_control", "oom_kill");
-
-	slot_dir(s, cg->v1[C_CPU], dir, sizeof(dir));
-	WR(dir, "cpu.cfs_period_us", "100000", false);
-	fmt_i64(val, sizeof(val), q);
-	WR(dir, "cpu.cfs_quota_us", val, false);
-	if (cg->v1[C_CPUACCT]) {
-		slot_dir(s, cg->v1[C_CPUACCT], dir, sizeof(dir));
-		WR(dir, "cpuacct.usage", "0", false);
-	}
-
-	slot_dir(s, cg->v1[C_PIDS], dir, sizeof(dir));
-	if (res && res->pids > 0)
-		fmt_i64(val, sizeof(val), res->pids);
-	else
-		snprintf(val, sizeof(val), "max");
-	WR(dir, "pids.max", val, false);
-	s->base_pids_max = cg_read_key(dir, "pids.events", "max");
-	ret = 0;
-out:
-	return ret;
-}
-
-static int prepare_v2(struct cg *cg, struct cg_slot *s,
-		      const struct resources *res, struct rc_err *err)
-{
-	char dir[PATH_MAX], val[48];
-	int64_t q = cpu_quota(res);
-	int ret = -1;
-
-	slot_dir(s, cg->v2, dir, sizeof(dir));
-	if (res && res->memory > 0)
-		fmt_i64(val, sizeof(val), res->memory);
-	else
-		snprintf(val, sizeof(val), "max");
-	WR(dir, "memory.max", val, false);
-	WR(dir, "memory.swap.max", "0", true);
-	/* One OOM kill takes the whole cell: a run over its memory is
-	 * over, not left limping with some processes gone. */
-	WR(dir, "memory.oom.group", "1", true);
-	if (q > 0)
-		snprintf(val, sizeof(val), "%lld %d", (long long)q,
-			 CG_CPU_PERIOD);
-	else
-		snprintf(val, sizeof(val), "max %d", CG_CPU_PERIOD);
-	WR(dir, "cpu.max", val, false);
-	if (res && res->pids > 0)
-		fmt_i64(val, sizeof(val), res->pids);
-	else
-		snprintf(val, sizeof(val), "max");
-	WR(dir, "pids.max", val, false);
-
-	s->base_cpu_usec = cg_read_key(dir, "cpu.stat", "usage_usec");
-	s->base_oom = cg_read_key(dir, "memory.events", "oom_kill");
-	s->base_pids_max = cg_read_key(dir, "pids.events", "max");
-	/* memory.peak counts since the cgroup was made; Linux 6.12 resets
-	 * it for one open file when "reset" is written there.  Keep that
-	 * file open until cg_slot_usage. */
-	{
-		char path[PATH_MAX + 64];
-
-		snprintf(path, sizeof(path), "%s/memory.peak", dir);
-		s->peak_fd = open(path, O_RDWR | O_CLOEXEC);
-		if (s->peak_fd >= 0) {
-			/* Older kernels refuse the write: the peak then
-			 * covers the slot's whole life (an upper bound). */
-			(void)!write(s->peak_fd, "reset\n", 6);
-		} else {
-			s->peak_fd = open(path, O_RDONLY | O_CLOEXEC);
-		}
-	}
-	ret = 0;
-out:
-	return ret;
-}
-
-int cg_slot_prepare(struct cg *cg, int index, const struct resources *res,
-		    struct cg_slot *s, struct rc_err *err)
-{
-	char dir[PATH_MAX];
-	int n;
-
-	memset(s, 0, sizeof(*s));
-	s->cg = cg;
-	s->index = index;
-	s->clone_fd = -1;
-	s->peak_fd = -1;
-
-	/* Slots past the pool are made on first use. */
-	for (int j = 0; j < cg->n_attach && cg->mode != CG_V2; j++) {
-		slot_dir(s, cg->v1[cg->attach[j]], dir, sizeof(dir));
-		if (mkdir(dir, 0755) < 0 && errno != EEXIST)
-			return rc_err_set(err, errno, "cannot create cgroup %s: %s",
-					  dir, strerror(errno));
-	}
-	if (slot_v2(cg)) {
-		slot_dir(s, cg->v2, dir, sizeof(dir));
-		if (mkdir(dir, 0755) < 0 && errno != EEXIST)
-			return rc_err_set(err, errno, "cannot create cgroup %s: %s",
-					  dir, strerror(errno));
-		if (cg->mode == CG_V2)
-			(void)cg_write(cg, dir, "cgroup.freeze", "0");
-	}
-
-	/* A supervisor that died leaves its slot to the next one: empty it. */
-	n = cg_slot_nprocs(s);
-	if (n > 0 && cg_slot_kill(s) < 0) {
-		cg_slot_path(s, dir, sizeof(dir));
-		return rc_err_set(err, EBUSY,
-				  "cgroup %s still holds processes that cannot "
-				  "be killed", dir);
-	}
-
-	if (cg->mode == CG_V2) {
-		if (prepare_v2(cg, s, res, err) < 0)
-			goto fail;
-	} else if (prepare_v1(cg, s, res, err) < 0) {
-		goto fail;
-	}
-	if (slot_v2(cg)) {
-		slot_dir(s, cg->v2, dir, sizeof(dir));
-		s->clone_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	}
-	return 0;
-fail:
-	cg_slot_release(s);
-	return -1;
-}
-
-int cg_slot_attach(struct cg_slot *s, pid_t pid, struct rc_err *err)
-{
-	const struct cg *cg = s->cg;
-	char dir[PATH_MAX], val[24];
-	int r;
-
-	snprintf(val, sizeof(val), "%d", (int)pid);
-	if (cg->mode != CG_V2) {
-		for (int j = 0; j < cg->n_attach; j++) {
-			slot_dir(s, cg->v1[cg->attach[j]], dir, sizeof(dir));
-			r = cg_write(cg, dir, "cgroup.procs", val);
-			if (r < 0)
-				return wr_err(r, dir, "cgroup.procs", val, err);
-		}
-	}
-	if (slot_v2(cg) && !s->in_v2) {
-		slot_dir(s, cg->v2, dir, sizeof(dir));
-		r = cg_write(cg, dir, "cgroup.procs", val);
-		if (r < 0)
-			return wr_err(r, dir, "cgroup.procs", val, err);
-	}
-	return 0;
-}
-
-static int64_t delta(int64_t now, int64_t base)
-{
-	if (now < 0)
-		return 0;
-	return base > 0 ? now - base : now;
-}
-
-void cg_slot_usage(struct cg_slot *s, struct cell_usage *u)
-{
-	const struct cg *cg = s->cg;
-	char dir[PATH_MAX];
-	int64_t v;
-
-	memset(u, 0, sizeof(*u));
-	if (cg->mode == CG_V2) {
-		slot_dir(s, cg->v2, dir, sizeof(dir));
-		u->cpu_usec = delta(cg_read_key(dir, "cpu.stat", "usage_usec"),
-				    s->base_cpu_usec);
-		if (s->peak_fd >= 0) {
-			char buf[64];
-			ssize_t r = pread(s->peak_fd, buf, sizeof(buf) - 1, 0);
-
-			if (r > 0) {
-				buf[r] = '\0';
-				u->peak_memory = strtoll(buf, NULL, 10);
-			}
-		}
-		u->oom_killed = delta(cg_read_key(dir, "memory.events",
-						  "oom_kill"), s->base_oom) > 0;
-	} else {
-		if (cg->v1[C_CPUACCT]) {
-			slot_dir(s, cg->v1[C_CPUACCT], dir, sizeof(dir));
-			v = cg_read_num(dir, "cpuacct.usage");
-			u->cpu_usec = v > 0 ? v / 1000 : 0;
-		}
-		slot_dir(s, cg->v1[C_MEMORY], dir, sizeof(dir));
-		v = cg_read_num(dir, "memory.max_usage_in_bytes");
-		u->peak_memory = v > 0 ? v : 0;
-		u->oom_killed = delta(cg_read_key(dir, "memory.oom_control",
-						  "oom_kill"), s->base_oom) > 0;
-		slot_dir(s, cg->v1[C_PIDS], dir, sizeof(dir));
-	}
-	if (cg->mode == CG_V2)
-		slot_dir(s, cg->v2, dir, sizeof(dir));
-	u->pids_limited = delta(cg_read_key(dir, "pids.events", "max"),
-				s->base_pids_max) > 0;
-}
-
-void cg_slot_release(struct cg_slot *s)
-{
-	if (s->clone_fd >= 0)
-		close(s->clone_fd);
-	if (s->peak_fd >= 0)
-		close(s->peak_fd);
-	s->clone_fd = -1;
-	s->peak_fd = -1;
 }

@@ -54,10 +54,28 @@ int cg_open(const char *root, const char *name, int nslots, struct cg **out,
 	    struct rc_err *err);
 void cg_close(struct cg *cg);
 
+/* Remove the runtime's cgroups (the slots and the parent, in every
+ * hierarchy), for tests and uninstalling.  Slots still in use stay.
+ * Returns 0 if everything went, -1 otherwise. */
+int cg_remove(struct cg *cg);
+
 enum cg_mode cg_get_mode(const struct cg *cg);
 
 /* "cgroup v1 (...)", for the start-up log.  Borrowed. */
 const char *cg_describe(const struct cg *cg);
+
+/*
+ * Some kernels (seen on 6.18) SIGKILL every child later spawned with
+ * CLONE_INTO_CGROUP into a cgroup that was once emptied through
+ * cgroup.kill: the fork path compares the kill counter of the parent's
+ * cgroup with the target's.  The runtime checks this once: cg_kill_probe
+ * makes an empty cgroup, writes cgroup.kill and returns an open
+ * descriptor of it (or -1 when there is no cgroup.kill to check);
+ * cg_kill_probe_done removes it and, if the probe child was killed, stops
+ * using cgroup.kill (killing by freezing instead).
+ */
+int cg_kill_probe(struct cg *cg);
+void cg_kill_probe_done(struct cg *cg, int fd, bool child_killed);
 
 /* Test hook: with false, hybrid hosts are handled as pure v1 (no cgroup2
  * slot, kill by freezing and signalling every process). */
@@ -88,6 +106,12 @@ int cg_slot_nprocs(struct cg_slot *s);
 struct cell_usage;
 /* Usage since cg_slot_prepare. */
 void cg_slot_usage(struct cg_slot *s, struct cell_usage *u);
+
+/* Once the slot is empty: give back the memory still charged to it (the
+ * page cache of files the run wrote), so that the next run neither pays
+ * for reclaiming it when its limit is written nor starts with it in its
+ * peak.  Off the spawn path: called when a cell is freed.  Best effort. */
+void cg_slot_drain(struct cg_slot *s);
 
 /* Close what the slot holds (not the lock; that is the caller's). */
 void cg_slot_release(struct cg_slot *s);

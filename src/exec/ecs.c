@@ -17,6 +17,7 @@
  * log_group and log_stream_prefix.  See docs/engines/ecs.md.
  */
 #include "ecs.h"
+#include "../log.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -549,8 +550,8 @@ static int ecs_start(struct executor *ex, const struct exec_spec *spec,
 	if (fd >= 0)
 		close(fd);
 	else
-		fprintf(stderr, "runcell: ecs: run %s: cannot create %s: %s\n",
-			spec->run_id, spec->log_path, strerror(errno));
+		log_msg(LOG_WARN, spec->run_id, "ecs: cannot create %s: %s",
+			spec->log_path, strerror(errno));
 	r = ecs_run_new(e, spec->run_id, arn, NULL, spec->log_path,
 			spec->log_max_bytes);
 	ecs_target_clear(&r->t);
@@ -573,22 +574,71 @@ out:
 	return ret;
 }
 
-/* Find the task of run_id among the cluster's tasks started by runcell,
- * by its runcell:run-id tag.  0 and *arn, 1 if none, -1 on error. */
+/* Whether task carries the tag runcell:run-id = run_id. */
+static bool task_has_run_id(json_t *task, const char *run_id)
+{
+	json_t *t;
+	size_t i;
+
+	json_array_foreach(json_object_get(task, "tags"), i, t) {
+		const char *k = json_string_value(json_object_get(t, "key"));
+		const char *v = json_string_value(json_object_get(t, "value"));
+
+		if (k && v && !strcmp(k, "runcell:run-id") && !strcmp(v, run_id))
+			return true;
+	}
+	return false;
+}
+
+/* DescribeTasks (with tags) for arns[from, from+100); 0 and *arn if one of
+ * them is run_id's, 1 if none, -1 on error. */
+static int describe_find(struct ecs *e, json_t *arns, size_t from,
+			 const char *run_id, char **arn, struct rc_err *err)
+{
+	json_t *part = json_array(), *body, *answer = NULL, *task;
+	size_t i;
+	int ret = 1;
+
+	for (i = from; i < json_array_size(arns) && i < from + ECS_DESCRIBE_BATCH;
+	     i++)
+		json_array_append(part, json_array_get(arns, i));
+	body = json_pack("{s:s, s:o, s:[s]}", "cluster", e->set.cluster,
+			 "tasks", part, "include", "TAGS");
+	if (aws_call(e->aws, AWS_ECS, "DescribeTasks", body, &answer, NULL,
+		     err) < 0) {
+		ret = -1;
+		goto out;
+	}
+	json_array_foreach(json_object_get(answer, "tasks"), i, task) {
+		const char *a = json_string_value(json_object_get(task,
+								  "taskArn"));
+
+		if (a && task_has_run_id(task, run_id)) {
+			*arn = xstrdup(a);
+			ret = 0;
+			break;
+		}
+	}
+out:
+	json_decref(body);
+	json_decref(answer);
+	return ret;
+}
+
+/* Find the task of run_id among the cluster's tasks started by runcell
+ * (running, then stopped), by its runcell:run-id tag.  0 and *arn, 1 if
+ * none, -1 on error. */
 static int find_by_tag(struct ecs *e, const char *run_id, char **arn,
 		       struct rc_err *err)
 {
 	static const char *const desired[] = { "RUNNING", "STOPPED" };
+	char *next = NULL;
 	int ret = 1;
 
 	*arn = NULL;
 	for (size_t d = 0; d < 2 && ret == 1; d++) {
-		char *next = NULL;
-
 		do {
-			json_t *body, *answer = NULL, *arns, *dbody, *danswer;
-			json_t *tasks, *task;
-			size_t i;
+			json_t *body, *answer = NULL, *arns;
 
 			body = json_pack("{s:s, s:s, s:s}", "cluster",
 					 e->set.cluster, "startedBy", "runcell",
@@ -599,74 +649,22 @@ static int find_by_tag(struct ecs *e, const char *run_id, char **arn,
 			free(next);
 			next = NULL;
 			if (aws_call(e->aws, AWS_ECS, "ListTasks", body,
-				     &answer, NULL, err) < 0) {
-				json_decref(body);
-				return -1;
-			}
+				     &answer, NULL, err) < 0)
+				ret = -1;
 			json_decref(body);
-			next = xstrdup(json_string_value(
-				json_object_get(answer, "nextToken")));
 			arns = json_object_get(answer, "taskArns");
-			for (i = 0; i < json_array_size(arns) && ret == 1;
-			     i += ECS_DESCRIBE_BATCH) {
-				json_t *part = json_array();
-
-				for (size_t k = i; k < json_array_size(arns) &&
-						   k < i + ECS_DESCRIBE_BATCH;
-				     k++)
-					json_array_append(part,
-							  json_array_get(arns,
-									 k));
-				dbody = json_pack("{s:s, s:o, s:[s]}", "cluster",
-						  e->set.cluster, "tasks", part,
-						  "include", "TAGS");
-				danswer = NULL;
-				if (aws_call(e->aws, AWS_ECS, "DescribeTasks",
-					     dbody, &danswer, NULL, err) < 0) {
-					json_decref(dbody);
-					json_decref(answer);
-					free(next);
-					return -1;
-				}
-				json_decref(dbody);
-				tasks = json_object_get(danswer, "tasks");
-				for (size_t k = 0; k < json_array_size(tasks);
-				     k++) {
-					json_t *tg, *one;
-					size_t m;
-
-					task = json_array_get(tasks, k);
-					tg = json_object_get(task, "tags");
-					json_array_foreach(tg, m, one) {
-						const char *tk, *tv;
-
-						tk = json_string_value(
-							json_object_get(one,
-									"key"));
-						tv = json_string_value(
-							json_object_get(
-								one, "value"));
-						if (!tk || !tv ||
-						    strcmp(tk,
-							   "runcell:run-id") ||
-						    strcmp(tv, run_id))
-							continue;
-						*arn = xstrdup(json_string_value(
-							json_object_get(
-								task,
-								"taskArn")));
-						ret = *arn ? 0 : 1;
-						break;
-					}
-					if (ret == 0)
-						break;
-				}
-				json_decref(danswer);
-			}
+			for (size_t i = 0;
+			     ret == 1 && i < json_array_size(arns);
+			     i += ECS_DESCRIBE_BATCH)
+				ret = describe_find(e, arns, i, run_id, arn,
+						    err);
+			if (ret == 1)
+				next = xstrdup(json_string_value(
+					json_object_get(answer, "nextToken")));
 			json_decref(answer);
 		} while (next && ret == 1);
-		free(next);
 	}
+	free(next);
 	return ret;
 }
 
@@ -675,9 +673,11 @@ static int ecs_attach(struct executor *ex, const char *run_id,
 		      struct rc_err *err)
 {
 	struct ecs *e = ex->priv;
+	struct ecs_sidecar sc = { 0 };
 	struct ecs_run *r;
-	char *arn = NULL, *side_arn = NULL, *token = NULL;
+	char *arn = NULL;
 	int64_t cap = ex->cfg ? ex->cfg->server.log_max_bytes : 0;
+	bool have_sc = false;
 	int ret = -1, f;
 
 	if (handle && !str_has_prefix(handle, "ecs:"))
@@ -686,11 +686,16 @@ static int ecs_attach(struct executor *ex, const char *run_id,
 				  "not an ECS task",
 				  run_id, handle);
 	if (log_path)
-		ecs_sidecar_load(log_path, &side_arn, &token);
+		have_sc = ecs_sidecar_load(log_path, &sc) == 0;
+	if (have_sc && handle && strcmp(sc.arn, handle + 4)) {
+		/* a sidecar of some other task: not ours to resume */
+		ecs_sidecar_clear(&sc);
+		have_sc = false;
+	}
 	if (handle) {
 		arn = xstrdup(handle + 4);
-	} else if (side_arn) {
-		arn = xstrdup(side_arn);
+	} else if (have_sc) {
+		arn = xstrdup(sc.arn);
 	} else {
 		f = find_by_tag(e, run_id, &arn, err);
 		if (f < 0) {
@@ -703,19 +708,21 @@ static int ecs_attach(struct executor *ex, const char *run_id,
 			goto out;
 		}
 	}
+	if (have_sc && sc.log_max > 0)
+		cap = sc.log_max;
 	r = ecs_run_new(e, run_id, arn, NULL,
 			log_path ? log_path : "/dev/null", cap);
-	if (token && side_arn && !strcmp(side_arn, arn)) {
-		r->token = token;
-		token = NULL;
+	if (have_sc) {
+		r->token = sc.token;
+		sc.token = NULL;
+		r->started_wall = sc.started_at;
 	}
 	ecs_log_resume(r);
 	ecs_watch(e, r);
 	ret = 0;
 out:
 	free(arn);
-	free(side_arn);
-	free(token);
+	ecs_sidecar_clear(&sc);
 	return ret;
 }
 

@@ -56,8 +56,9 @@ enum ecs_stop {
 	ECS_STOP_TIMEOUT,
 };
 
-/* One watched run.  The poller thread owns every field except stop and
- * stop_sent, which are read and written under ecs.lock; a run is freed
+/* One watched run.  The poller thread owns every field; stop and
+ * stop_sent are also read and written by other threads, and done read by
+ * them, all under ecs.lock.  run_id and arn never change.  A run is freed
  * only by the poller (or by close, after the poller ended). */
 struct ecs_run {
 	struct ecs_run *next;
@@ -126,8 +127,17 @@ void ecs_run_set_stream(struct ecs_run *r);
 void ecs_watch(struct ecs *e, struct ecs_run *r);
 /* Save the task ARN and log position next to the log; best effort. */
 void ecs_sidecar_save(const struct ecs_run *r);
-/* Read them back: 0 and *arn (and *token, may be NULL), 1 if no file. */
-int ecs_sidecar_load(const char *log_path, char **arn, char **token);
+/* What the sidecar holds. */
+struct ecs_sidecar {
+	char *arn;
+	char *token;             /* NULL = from the head */
+	int64_t log_max;         /* the cap start was given; 0 = unknown */
+	int64_t started_at;      /* ms since the epoch; 0 = unknown */
+};
+/* Read it back: 0 and *sc filled (clear with ecs_sidecar_clear), 1 if
+ * there is no (readable) sidecar. */
+int ecs_sidecar_load(const char *log_path, struct ecs_sidecar *sc);
+void ecs_sidecar_clear(struct ecs_sidecar *sc);
 /* Resume log bookkeeping from the local log file (size, truncation). */
 void ecs_log_resume(struct ecs_run *r);
 int ecs_poller_start(struct ecs *e, struct rc_err *err);

@@ -24,6 +24,7 @@
  * Events go to ex->on_event from this thread, never with ecs.lock held.
  */
 #include "ecs.h"
+#include "../log.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -111,8 +112,10 @@ void ecs_watch(struct ecs *e, struct ecs_run *r)
 
 void ecs_sidecar_save(const struct ecs_run *r)
 {
-	json_t *j = json_pack("{s:s, s:s}", "run_id", r->run_id, "task_arn",
-			      r->arn);
+	json_t *j = json_pack("{s:s, s:s, s:I, s:I}", "run_id", r->run_id,
+			      "task_arn", r->arn, "log_max",
+			      (json_int_t)r->log_max, "started_at",
+			      (json_int_t)r->started_wall);
 	struct rc_err err = { 0 };
 	char *text;
 
@@ -123,12 +126,11 @@ void ecs_sidecar_save(const struct ecs_run *r)
 	if (!text)
 		return;
 	if (write_file_atomic(r->sidecar, text, strlen(text), &err) < 0)
-		fprintf(stderr, "runcell: ecs: run %s: %s\n", r->run_id,
-			err.msg);
+		log_msg(LOG_WARN, r->run_id, "ecs: %s", err.msg);
 	free(text);
 }
 
-int ecs_sidecar_load(const char *log_path, char **arn, char **token)
+int ecs_sidecar_load(const char *log_path, struct ecs_sidecar *sc)
 {
 	char *path = xasprintf("%s.ecs", log_path), *text = NULL;
 	struct rc_err err = { 0 };
@@ -136,23 +138,33 @@ int ecs_sidecar_load(const char *log_path, char **arn, char **token)
 	size_t len;
 	int ret = 1;
 
-	*arn = *token = NULL;
+	memset(sc, 0, sizeof(*sc));
 	if (access(path, F_OK) < 0)
 		goto out;
 	if (read_file(path, SIDECAR_MAX, &text, &len, &err) < 0 ||
 	    !(j = json_loadb(text, len, 0, NULL)) ||
 	    !json_string_value(json_object_get(j, "task_arn"))) {
-		fprintf(stderr, "runcell: ecs: ignoring unreadable %s\n", path);
+		log_warn("ecs: ignoring unreadable %s", path);
 		goto out;
 	}
-	*arn = xstrdup(json_string_value(json_object_get(j, "task_arn")));
-	*token = xstrdup(json_string_value(json_object_get(j, "next_token")));
+	sc->arn = xstrdup(json_string_value(json_object_get(j, "task_arn")));
+	sc->token = xstrdup(json_string_value(json_object_get(j,
+							      "next_token")));
+	sc->log_max = json_integer_value(json_object_get(j, "log_max"));
+	sc->started_at = json_integer_value(json_object_get(j, "started_at"));
 	ret = 0;
 out:
 	json_decref(j);
 	free(text);
 	free(path);
 	return ret;
+}
+
+void ecs_sidecar_clear(struct ecs_sidecar *sc)
+{
+	free(sc->arn);
+	free(sc->token);
+	memset(sc, 0, sizeof(*sc));
 }
 
 void ecs_log_resume(struct ecs_run *r)
@@ -221,9 +233,8 @@ static int64_t log_append(struct ecs_run *r, json_t *events)
 	fd = open(r->log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
 	if (fd < 0 || write_all(fd, b.data, b.len) < 0) {
 		if (!r->log_error_said)
-			fprintf(stderr, "runcell: ecs: run %s: cannot write "
-					"%s: %s\n",
-				r->run_id, r->log_path, strerror(errno));
+			log_msg(LOG_WARN, r->run_id, "ecs: cannot write %s: %s",
+				r->log_path, strerror(errno));
 		r->log_error_said = true;
 	} else {
 		r->log_bytes += (int64_t)b.len;
@@ -263,11 +274,9 @@ static int logs_fetch(struct ecs *e, struct ecs_run *r)
 			if (!strcmp(st.code, "ResourceNotFoundException"))
 				break; /* no output yet */
 			if (!r->log_error_said)
-				fprintf(stderr,
-					"runcell: ecs: run %s: fetching logs "
-					"from %s %s: %s\n",
-					r->run_id, r->t.log_group,
-					r->log_stream, err.msg);
+				log_msg(LOG_WARN, r->run_id,
+					"ecs: fetching logs from %s %s: %s",
+					r->t.log_group, r->log_stream, err.msg);
 			r->log_error_said = true;
 			wrote = wrote ? wrote : -1;
 			break;
@@ -426,9 +435,13 @@ static void emit(struct ecs *e, struct ecs_run *r, enum run_state st,
 		e->ex->on_event(e->ex->event_ctx, &ev);
 }
 
-static void finish(struct ecs_run *r)
+/* The run has had its terminal event: forget it (done is read by other
+ * threads under the lock). */
+static void finish(struct ecs *e, struct ecs_run *r)
 {
+	pthread_mutex_lock(&e->lock);
 	r->done = true;
+	pthread_mutex_unlock(&e->lock);
 	unlink(r->sidecar);
 }
 
@@ -502,7 +515,7 @@ static bool process_task(struct ecs *e, struct ecs_run *r, json_t *task)
 				 r->t.timeout_ms, &o);
 		emit(e, r, o.state, json_time_ms(task, "stoppedAt", now), &o,
 		     NULL);
-		finish(r);
+		finish(e, r);
 		changed = true;
 	}
 	return changed;
@@ -516,7 +529,7 @@ static bool process_missing(struct ecs *e, struct ecs_run *r)
 	logs_fetch(e, r);
 	emit(e, r, RUN_LOST, time_now_ms(), NULL,
 	     "task no longer known to ECS");
-	finish(r);
+	finish(e, r);
 	return true;
 }
 
@@ -540,10 +553,10 @@ static bool enforce_timeout(struct ecs *e, struct ecs_run *r)
 	duration_text(r->t.timeout_ms, d, sizeof(d));
 	snprintf(reason, sizeof(reason), "%s after %s", ECS_TIMEOUT_REASON, d);
 	if (ecs_stop_task(e, r->arn, reason, &err) < 0) {
-		fprintf(stderr,
-			"runcell: ecs: run %s passed its timeout but could "
-			"not be stopped yet: %s\n",
-			r->run_id, err.msg);
+		log_msg(LOG_WARN, r->run_id,
+			"ecs: the run passed its timeout but could not be "
+			"stopped yet: %s",
+			err.msg);
 		return false;
 	}
 	pthread_mutex_lock(&e->lock);
@@ -612,10 +625,10 @@ static int describe_batch(struct ecs *e, struct ecs_run **runs, size_t n,
 			if (runs[k] == r)
 				seen[k] = true;
 		if (why && strcmp(why, "MISSING")) {
-			fprintf(stderr,
-				"runcell: ecs: run %s: DescribeTasks failure "
-				"%s; the run keeps its state\n",
-				r->run_id, why);
+			log_msg(LOG_WARN, r->run_id,
+				"ecs: DescribeTasks failure %s; the run keeps "
+				"its state",
+				why);
 			continue;
 		}
 		changed |= process_missing(e, r);
@@ -650,12 +663,11 @@ static int poll_round(struct ecs *e, struct ecs_run **snap, size_t n)
 		}
 	}
 	if (failed && !e->engine_down)
-		fprintf(stderr,
-			"runcell: ecs: cannot follow %zu run(s): %s; they keep "
-			"their state until ECS answers again\n",
-			down, err.msg);
+		log_warn("ecs: cannot follow %zu run(s): %s; they keep their "
+			 "state until ECS answers again",
+			 down, err.msg);
 	else if (!failed && e->engine_down)
-		fprintf(stderr, "runcell: ecs: ECS answers again\n");
+		log_info("ecs: ECS answers again");
 	e->engine_down = failed;
 	for (size_t i = 0; i < n; i++) {
 		struct ecs_run *r = snap[i];

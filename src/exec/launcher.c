@@ -232,8 +232,8 @@ static int send_json(int sock, const json_t *msg, int fd, struct rc_err *err)
 	if (w < 0) {
 		if (errno == EMSGSIZE)
 			ret = rc_err_set(err, EMSGSIZE, "the run's command and "
-					 "environment are too large (%zu bytes)",
-					 iov.iov_len);
+					 "environment are too large (%zu "
+					 "bytes)", iov.iov_len);
 		else if (errno == EPIPE || errno == ECONNRESET)
 			ret = rc_err_set(err, errno, "the launcher process has "
 					 "exited; restart runcelld");

@@ -23,6 +23,7 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -31,7 +32,7 @@
 #define MON_LINE_MAX (64 * 1024)
 /* Largest status.json read. */
 #define MON_STATUS_MAX (64 * 1024)
-/* How long attach waits for a live supervisor to open its socket. */
+/* How long attach waits for a supervisor that is still setting up. */
 #define MON_ATTACH_WAIT_MS 1000
 /* How many times a broken channel is replaced by a fresh connection. */
 #define MON_RECONNECTS 3
@@ -73,21 +74,12 @@ struct sup_backend {
 
 /* ---- Small helpers ---- */
 
+/* The terminal state named s, or -1. */
 static int parse_state(const char *s)
 {
-	static const struct {
-		const char *name;
-		enum run_state st;
-	} map[] = {
-		{ "succeeded", RUN_SUCCEEDED }, { "failed", RUN_FAILED },
-		{ "timed_out", RUN_TIMED_OUT }, { "cancelled", RUN_CANCELLED },
-		{ "lost", RUN_LOST },
-	};
+	int st = run_state_parse(s);
 
-	for (size_t i = 0; s && i < sizeof(map) / sizeof(map[0]); i++)
-		if (!strcmp(map[i].name, s))
-			return (int)map[i].st;
-	return -1;
+	return st >= 0 && run_state_terminal((enum run_state)st) ? st : -1;
 }
 
 /* The supervisor pid in a "local:<pid>" handle: 0 if handle is NULL, -1 if
@@ -484,20 +476,32 @@ static int sup_start(struct executor *ex, const struct exec_spec *spec,
 	return 0;
 }
 
-/* Wait up to MON_ATTACH_WAIT_MS for a live supervisor's socket. */
-static int connect_retry(struct sup_backend *b, const char *run_id,
-			 pid_t pid)
+/* Whether a supervisor may still be setting the run up: its pid (from the
+ * handle) is alive, or, without a handle, the run's folder exists. */
+static bool maybe_starting(struct sup_backend *b, const char *run_id,
+			   pid_t pid)
 {
-	int64_t deadline = time_mono_ms() + MON_ATTACH_WAIT_MS;
-	int fd;
+	struct stat st;
+	char *dir;
+	bool r;
 
-	while (time_mono_ms() < deadline && kill(pid, 0) == 0) {
-		usleep(10000);
-		fd = connect_sock(b, run_id);
-		if (fd >= 0)
-			return fd;
-	}
-	return -1;
+	if (pid > 0)
+		return kill(pid, 0) == 0;
+	dir = xasprintf("%s/%s", b->state_dir, run_id);
+	r = stat(dir, &st) == 0;
+	free(dir);
+	return r;
+}
+
+static bool watching(struct sup_backend *b, const char *run_id)
+{
+	bool found = false;
+
+	pthread_mutex_lock(&b->lock);
+	for (struct watch *w = b->watches; w && !found; w = w->next)
+		found = !w->done && !strcmp(w->run_id, run_id);
+	pthread_mutex_unlock(&b->lock);
+	return found;
 }
 
 static int sup_attach(struct executor *ex, const char *run_id,
@@ -505,6 +509,7 @@ static int sup_attach(struct executor *ex, const char *run_id,
 		      struct rc_err *err)
 {
 	struct sup_backend *b = ex->priv;
+	int64_t deadline = time_mono_ms() + MON_ATTACH_WAIT_MS;
 	struct exec_event ev = { 0 };
 	pid_t pid = handle_pid(handle);
 	json_t *st = NULL;
@@ -517,29 +522,36 @@ static int sup_attach(struct executor *ex, const char *run_id,
 				  ex->ops->name);
 	if (sup_check_sock_path(b->state_dir, run_id, err) < 0)
 		return -1;
-	fd = connect_sock(b, run_id);
-	if (fd < 0 && errno != ENOENT && errno != ECONNREFUSED)
-		return rc_err_set(err, errno, "run %s: cannot reach its "
-				  "supervisor: %s", run_id, strerror(errno));
-	if (fd >= 0) {
-		add_watch(b, run_id, fd, pid);
+	if (watching(b, run_id))
 		return 0;
-	}
-	r = read_status(b, run_id, &st, err);
-	if (r < 0)
-		return rc_err_wrap(err, "run %s", run_id);
-	if (r == 1) {
-		if (!handle)
-			return 1; /* never started */
-		fd = connect_retry(b, run_id, pid);
+	/* The supervisor listens before it writes its first record: a
+	 * record without a listener means it is gone; neither may mean it
+	 * is still setting up, for a moment. */
+	for (;;) {
+		fd = connect_sock(b, run_id);
 		if (fd >= 0) {
 			add_watch(b, run_id, fd, pid);
 			return 0;
 		}
-		queue_lost(b, run_id, xasprintf("supervisor died (pid %d) "
-						"before recording the run",
-						(int)pid));
-		return 0;
+		if (errno != ENOENT && errno != ECONNREFUSED)
+			return rc_err_set(err, errno, "run %s: cannot reach "
+					  "its supervisor: %s", run_id,
+					  strerror(errno));
+		r = read_status(b, run_id, &st, err);
+		if (r < 0)
+			return rc_err_wrap(err, "run %s", run_id);
+		if (r == 0)
+			break;
+		if (!maybe_starting(b, run_id, pid) ||
+		    time_mono_ms() > deadline) {
+			if (!handle)
+				return 1; /* never started */
+			queue_lost(b, run_id,
+				   xasprintf("supervisor died (pid %d) before "
+					     "recording the run", (int)pid));
+			return 0;
+		}
+		usleep(10000);
 	}
 	if (event_from_status(st, &ev)) {
 		queue_event(b, run_id, &ev);

@@ -60,6 +60,19 @@ static const unsigned long clone_ns_flags[] = {
 	CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET,
 };
 
+static const uint64_t persona_flags[] = {
+	0x0040000,      /* ADDR_NO_RANDOMIZE */
+	0x0080000,      /* FDPIC_FUNCPTRS */
+	0x0100000,      /* MMAP_PAGE_ZERO */
+	0x0200000,      /* ADDR_COMPAT_LAYOUT */
+	0x0400000,      /* READ_IMPLIES_EXEC */
+	0x0800000,      /* ADDR_LIMIT_32BIT */
+	0x1000000,      /* SHORT_INODE */
+	0x2000000,      /* WHOLE_SECONDS */
+	0x4000000,      /* STICKY_TIMEOUTS */
+	0x8000000,      /* ADDR_LIMIT_3GB */
+};
+
 static int add_rules(scmp_filter_ctx ctx, struct rc_err *err)
 {
 	const uint64_t hi = 1ULL << 31;
@@ -88,28 +101,19 @@ static int add_rules(scmp_filter_ctx ctx, struct rc_err *err)
 	if (r < 0)
 		goto fail;
 
-	/* personality: allow PER_LINUX (0), PER_LINUX32 (8) and the query
-	 * 0xffffffff, refuse the rest (ADDR_NO_RANDOMIZE, READ_IMPLIES_EXEC,
-	 * ...).  A rule compares an argument once, so the refused set is
-	 * written as a union: values above 32 bits; values under 2^31 with a
-	 * bit other than bit 3; values from 2^31 with one of the low 31 bits
-	 * clear. */
+	/* personality: refuse the flags that weaken the caller's own
+	 * protections (ADDR_NO_RANDOMIZE, READ_IMPLIES_EXEC, MMAP_PAGE_ZERO,
+	 * the address-space layout ones, ...) and any value past 32 bits;
+	 * the query 0xffffffff has bit 31 set and stays allowed. */
 	r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(personality),
 			     1, SCMP_A0(SCMP_CMP_GT, 0xffffffffULL));
-	for (int b = 0; r == 0 && b < 31; b++) {
-		uint64_t bit = 1ULL << b;
-
-		if (b != 3)
-			r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM),
-					     SCMP_SYS(personality), 1,
-					     SCMP_A0(SCMP_CMP_MASKED_EQ,
-						     bit | hi, bit));
-		if (r == 0)
-			r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM),
-					     SCMP_SYS(personality), 1,
-					     SCMP_A0(SCMP_CMP_MASKED_EQ,
-						     bit | hi, hi));
-	}
+	for (size_t i = 0; r == 0 && i < sizeof(persona_flags) /
+					   sizeof(persona_flags[0]); i++)
+		r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM),
+				     SCMP_SYS(personality), 1,
+				     SCMP_A0(SCMP_CMP_MASKED_EQ,
+					     persona_flags[i] | hi,
+					     persona_flags[i]));
 	if (r < 0)
 		goto fail;
 

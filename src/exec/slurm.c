@@ -674,8 +674,8 @@ static struct sjob *sjob_find_locked(struct slurm *s, const char *run_id)
 }
 
 /* Add j to the watch list unless the run is already watched (then j is
- * freed).  Wakes the poller. */
-static void sjob_watch(struct slurm *s, struct sjob *j)
+ * freed).  wake: poll at once rather than at the next tick. */
+static void sjob_watch(struct slurm *s, struct sjob *j, bool wake)
 {
 	pthread_mutex_lock(&s->lock);
 	if (sjob_find_locked(s, j->run_id)) {
@@ -685,8 +685,10 @@ static void sjob_watch(struct slurm *s, struct sjob *j)
 	}
 	j->next = s->jobs;
 	s->jobs = j;
-	s->wake = true;
-	pthread_cond_signal(&s->cond);
+	if (wake) {
+		s->wake = true;
+		pthread_cond_signal(&s->cond);
+	}
 	pthread_mutex_unlock(&s->lock);
 }
 
@@ -786,6 +788,9 @@ static int build_cmd(const struct exec_spec *spec, struct buf *b,
 	return 0;
 }
 
+static int find_by_name(struct slurm *s, const char *run_id, char **job_id,
+			struct rc_err *err);
+
 static int slurm_start(struct executor *ex, const struct exec_spec *spec,
 		       char **handle, struct rc_err *err)
 {
@@ -802,7 +807,7 @@ static int slurm_start(struct executor *ex, const struct exec_spec *spec,
 	struct stat st;
 	char msg[RC_ERR_MSG_MAX / 2];
 	char *job_id = NULL;
-	int ret = -1, fd;
+	int rc, ret = -1, fd;
 
 	if (!spec->run_id || !safe_path(spec->run_id) ||
 	    strchr(spec->run_id, '/') || spec->run_id[0] == '.')
@@ -877,21 +882,28 @@ static int slurm_start(struct executor *ex, const struct exec_spec *spec,
 		argv[na + i] = s->extra_args[i];
 	argv[na + nextra] = sh;
 
-	if (cmd_run(s, argv, false, &r, err) < 0) {
+	rc = cmd_run(s, argv, false, &r, err);
+	if (rc < 0 && err->errnum == ETIMEDOUT &&
+	    find_by_name(s, spec->run_id, &job_id, NULL) == 0) {
+		/* sbatch hung after the controller took the job. */
+		rc_err_clear(err);
+	} else if (rc < 0) {
 		rc_err_wrap(err, "submitting run %s", spec->run_id);
 		goto out;
-	}
-	if (r.status != 0) {
+	} else if (r.status != 0) {
 		rc_err_set(err, EIO, "sbatch failed (exit %d): %s", r.status,
 			   cmd_stderr(&r, msg, sizeof(msg)));
 		goto out;
-	}
-	job_id = xstrndup(r.out.data ? r.out.data : "",
-			  strspn(r.out.data ? r.out.data : "", "0123456789"));
-	if (!*job_id) {
-		rc_err_set(err, EIO, "sbatch printed no job id: \"%.100s\"",
-			   r.out.data ? r.out.data : "");
-		goto out;
+	} else {
+		job_id = xstrndup(r.out.data ? r.out.data : "",
+				  strspn(r.out.data ? r.out.data : "",
+					 "0123456789"));
+		if (!*job_id) {
+			rc_err_set(err, EIO,
+				   "sbatch printed no job id: \"%.100s\"",
+				   r.out.data ? r.out.data : "");
+			goto out;
+		}
 	}
 
 	j = sjob_new(s, spec->run_id, job_id, spec->log_path);
@@ -905,7 +917,7 @@ static int slurm_start(struct executor *ex, const struct exec_spec *spec,
 		rc_err_clear(err);
 	}
 	*handle = xasprintf("slurm:%s", job_id);
-	sjob_watch(s, j);
+	sjob_watch(s, j, false);
 	ret = 0;
 out:
 	if (ret < 0 && sh)
@@ -1031,7 +1043,7 @@ static int slurm_attach(struct executor *ex, const char *run_id,
 	if (j->log_max > 0 && j->log_len >= j->log_max)
 		j->truncated = true;
 	j->report_lost = !strcmp(jid, "0");
-	sjob_watch(s, j);
+	sjob_watch(s, j, true);
 	ret = 0;
 out:
 	free(found);
@@ -1170,7 +1182,9 @@ static void finish(struct slurm *s, struct sjob *j, const char *state,
 		if (!plain_reason(sreason))
 			snprintf(reason, sizeof(reason), "Slurm: %s", sreason);
 	} else if (!strcmp(state, "OUT_OF_MEMORY")) {
+		/* Slurm says ExitCode=0:125 here: no real status to keep. */
 		ev.state = RUN_FAILED;
+		ev.has_exit_code = ev.has_exit_code && sig == 0 && code != 0;
 		snprintf(reason, sizeof(reason), "memory limit exceeded");
 	} else if (!strcmp(state, "TIMEOUT")) {
 		ev.state = RUN_TIMED_OUT;

@@ -18,9 +18,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <poll.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,7 +28,6 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/timerfd.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -40,12 +37,12 @@
 #define SUP_CLIENT_OUT_MAX (64 * 1024)
 /* Longest command line a client may send. */
 #define SUP_CLIENT_IN_MAX 4096
+/* Chunks of 64 KiB read from the output pipe per wake-up at most. */
+#define SUP_OUTPUT_BATCH 16
 /* After the main process exits, read leftover output this long at most. */
 #define SUP_DRAIN_MS 200
 /* After the end, wait this long for clients to read the final event. */
 #define SUP_LINGER_MS 2000
-/* PATH used when the run's environment has none. */
-#define SUP_DEFAULT_PATH "/usr/local/bin:/usr/bin:/bin"
 
 enum src_kind {
 	SRC_OUTPUT,
@@ -118,25 +115,6 @@ struct sup {
 
 /* Write end of the SIGTERM self-pipe, for the signal handler. */
 static int sup_sig_wfd = -1;
-static int64_t T0; static char tb[4096]; static int tl;
-#define TR(x) (tl += snprintf(tb+tl, sizeof(tb)-tl, "%s %lld\n", x, (long long)(time_mono_us()-T0)))
-
-
-static const char *state_word(enum run_state st)
-{
-	switch (st) {
-	case RUN_SUCCEEDED:
-		return "succeeded";
-	case RUN_TIMED_OUT:
-		return "timed_out";
-	case RUN_CANCELLED:
-		return "cancelled";
-	case RUN_LOST:
-		return "lost";
-	default:
-		return "failed";
-	}
-}
 
 static void on_sigterm(int sig)
 {
@@ -272,7 +250,8 @@ static char *event_exit(const struct sup *s)
 	char *text, *line;
 
 	json_object_set_new(o, "event", json_string("exit"));
-	json_object_set_new(o, "state", json_string(state_word(s->result)));
+	json_object_set_new(o, "state",
+			    json_string(run_state_name(s->result)));
 	if (s->has_exit_code)
 		json_object_set_new(o, "exit_code",
 				    json_integer(s->exit_code));
@@ -356,8 +335,9 @@ static void status_write(struct sup *s, bool durable)
 						       s->cpu_usec));
 	json_object_set_new(o, "peak_memory",
 			    int_or_null(done && s->has_usage, s->peak_memory));
-	json_object_set_new(o, "result", done ?
-			    json_string(state_word(s->result)) : json_null());
+	json_object_set_new(o, "result",
+			    done ? json_string(run_state_name(s->result))
+				 : json_null());
 	text = json_dumps(o, JSON_COMPACT);
 	json_decref(o);
 	if (!text)
@@ -396,13 +376,14 @@ static void log_output(struct sup *s, const char *p, size_t n)
 	s->logged += (int64_t)n;
 }
 
-/* Read what the output pipe holds.  Returns 1 at end of stream, 0 when it
- * would block. */
+/* Read what the output pipe holds, a bounded amount at a time so that a
+ * program writing without pause cannot starve the timer and the clients.
+ * Returns 1 at end of stream, else 0. */
 static int output_read(struct sup *s)
 {
 	char chunk[65536];
 
-	for (;;) {
+	for (int i = 0; i < SUP_OUTPUT_BATCH; i++) {
 		ssize_t r = read(s->out_fd, chunk, sizeof(chunk));
 
 		if (r < 0 && errno == EINTR)
@@ -413,6 +394,7 @@ static int output_read(struct sup *s)
 			return 1;
 		log_output(s, chunk, (size_t)r);
 	}
+	return 0;
 }
 
 static void output_close(struct sup *s)
@@ -444,142 +426,6 @@ static void output_drain(struct sup *s)
 
 /* ---- Starting the program ---- */
 
-static const char *env_get(char *const *env, const char *name)
-{
-	size_t n = strlen(name);
-
-	for (size_t i = 0; env && env[i]; i++)
-		if (!strncmp(env[i], name, n) && env[i][n] == '=')
-			return env[i] + n + 1;
-	return NULL;
-}
-
-/* execve argv[0], searched on the PATH of envp when it has no '/' (as
- * execvpe does, but with the run's PATH and never through a shell).
- * Returns only on failure, with errno set. */
-static void exec_search(char *const argv[], char *const envp[])
-{
-	const char *file = argv[0], *path, *p;
-	size_t flen = strlen(file);
-	bool eacces = false;
-	char cand[PATH_MAX];
-
-	if (strchr(file, '/')) {
-		execve(file, argv, envp);
-		return;
-	}
-	path = env_get(envp, "PATH");
-	if (!path)
-		path = SUP_DEFAULT_PATH;
-	errno = ENOENT;
-	for (p = path;; p++) {
-		const char *end = strchrnul(p, ':');
-		size_t dlen = (size_t)(end - p);
-
-		if (dlen + 1 + flen + 1 <= sizeof(cand)) {
-			if (dlen) {
-				memcpy(cand, p, dlen);
-				cand[dlen] = '/';
-				memcpy(cand + dlen + 1, file, flen + 1);
-			} else {
-				memcpy(cand, file, flen + 1);
-			}
-			execve(cand, argv, envp);
-			switch (errno) {
-			case EACCES:
-				eacces = true;
-				break;
-			case ENOENT:
-			case ENOTDIR:
-			case ESTALE:
-			case ELOOP:
-			case ENAMETOOLONG:
-			case ENODEV:
-			case ETIMEDOUT:
-				break;
-			default:
-				return;
-			}
-		}
-		if (!*end)
-			break;
-		p = end;
-	}
-	errno = eacces ? EACCES : ENOENT;
-}
-
-/* What the child reports on the CLOEXEC error pipe when it cannot exec. */
-struct exec_failure {
-	int stage;         /* 0: chdir, 1: exec, 2: set-up */
-	int errnum;
-};
-
-/* What the child of spawn_process needs; it shares our memory until it
- * execs (CLONE_VM | CLONE_VFORK). */
-struct child_args {
-	struct sup *s;
-	pid_t parent;
-	int out_w;
-	int err_w;
-};
-
-/* The child's stack: the parent is suspended while the child uses it. */
-static char child_stack[64 * 1024] __attribute__((aligned(16)));
-
-/*
- * In the child, between clone and exec: only system calls, no allocation
- * (it shares the supervisor's memory).  Reports a failure on the CLOEXEC
- * error pipe and exits 127.
- */
-__attribute__((noreturn)) static void
-child_exec(struct sup *s, pid_t parent, int out_w, int err_w)
-{
-	struct exec_failure f = { .stage = 2 };
-	sigset_t none;
-	int fd;
-
-	for (int sig = 1; sig < NSIG; sig++)
-		if (sig != SIGKILL && sig != SIGSTOP)
-			signal(sig, SIG_DFL);
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	/* The run must not outlive its supervisor: nobody could stop it or
-	 * record its end. */
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	if (getppid() != parent)
-		_exit(127);
-	setpgid(0, 0);
-	fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	if (fd < 0 || dup2(fd, 0) < 0 || dup2(out_w, 1) < 0 ||
-	    dup2(out_w, 2) < 0)
-		goto fail;
-	f.stage = 0;
-	if (chdir(s->r->work_dir) < 0)
-		goto fail;
-	f.stage = 2;
-	if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
-		goto fail;
-	f.stage = 1;
-	exec_search(s->r->argv, s->r->env);
-fail:
-	f.errnum = errno;
-	if (write(err_w, &f, sizeof(f)) < 0)
-		(void)0; /* nothing else can be done; exit 127 says it */
-	_exit(127);
-}
-
-static int child_main(void *arg)
-{
-	struct child_args *a = arg;
-
-	child_exec(a->s, a->parent, a->out_w, a->err_w);
-}
-
-static int sys_pidfd_open(pid_t pid)
-{
-	return (int)syscall(SYS_pidfd_open, pid, 0);
-}
-
 /* Record the run as failed to start. */
 static void fail_start(struct sup *s, bool has_code, int code, char *reason)
 {
@@ -596,77 +442,18 @@ static void fail_start(struct sup *s, bool has_code, int code, char *reason)
 	}
 }
 
-/*
- * Process mode: start the program in a new process group.  The child is
- * cloned with CLONE_VM | CLONE_VFORK (as posix_spawn does): no page tables
- * are copied and we resume once it has exec'd or failed to.  Returns 0 when
- * the program runs, -1 when it failed to start (recorded).
- */
+/* Process mode: start the program (spawn.c); 0 when it runs, -1 when it
+ * failed to start (recorded). */
 static int spawn_process(struct sup *s, int out_w)
 {
-	struct child_args args = { .s = s, .parent = getpid(), .out_w = out_w };
-	struct exec_failure f;
-	sigset_t all, old;
-	int ep[2], status;
-	ssize_t r;
-	pid_t pid;
+	char *reason = NULL;
+	int r = sup_spawn_process(s->r, out_w, &s->pid, &s->child_fd,
+				  &reason);
 
-	if (pipe2(ep, O_CLOEXEC) < 0) {
-		fail_start(s, false, 0, xasprintf("cannot create a pipe: %s",
-						  strerror(errno)));
-		return -1;
-	}
-	/* Block signals so the SIGTERM handler never runs in the child. */
-	sigfillset(&all);
-	sigprocmask(SIG_SETMASK, &all, &old);
-	args.err_w = ep[1];
-	pid = clone(child_main, child_stack + sizeof(child_stack),
-		    CLONE_VM | CLONE_VFORK | SIGCHLD, &args);
-	sigprocmask(SIG_SETMASK, &old, NULL);
-	close(ep[1]);
-	if (pid < 0) {
-		close(ep[0]);
-		fail_start(s, false, 0, xasprintf("cannot fork: %s",
-						  strerror(errno)));
-		return -1;
-	}
-	setpgid(pid, pid);
-	do
-		r = read(ep[0], &f, sizeof(f));
-	while (r < 0 && errno == EINTR);
-	close(ep[0]);
-	if (r == sizeof(f)) {
-		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-			;
-		if (f.stage == 1)
-			fail_start(s, true, 127,
-				   xasprintf("cannot execute %s: %s",
-					     s->r->argv[0],
-					     strerror(f.errnum)));
-		else if (f.stage == 0)
-			fail_start(s, true, 127,
-				   xasprintf("cannot enter the work folder "
-					     "%s: %s", s->r->work_dir,
-					     strerror(f.errnum)));
-		else
-			fail_start(s, true, 127,
-				   xasprintf("cannot set up the process: %s",
-					     strerror(f.errnum)));
-		return -1;
-	}
-	s->pid = pid;
-	s->child_fd = sys_pidfd_open(pid);
-	if (s->child_fd < 0) {
-		kill(-pid, SIGKILL);
-		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-			;
-		s->pid = 0;
-		fail_start(s, false, 0, xasprintf("pidfd_open: %s (Linux 5.3 "
-						  "or later is needed)",
-						  strerror(errno)));
-		return -1;
-	}
-	return 0;
+	if (r == 0)
+		return 0;
+	fail_start(s, r == 127, 127, reason);
+	return -1;
 }
 
 /* Isolate mode: build the cell; returns 0 when the program runs. */
@@ -682,13 +469,13 @@ static int spawn_cell(struct sup *s, int out_w)
 		.out_fd = out_w,
 	};
 	struct rc_err e;
-	bool exec_err;
 
 	rc_err_clear(&e);
 	if (cell_spawn(s->rt, &cs, &s->cell, &e) < 0) {
-		exec_err = e.errnum == ENOENT || e.errnum == EACCES ||
-			   e.errnum == ENOEXEC || e.errnum == ENOTDIR;
-		fail_start(s, exec_err, 127, xstrdup(e.msg));
+		/* Only a failed exec has an exit code (127, as in process
+		 * mode); cell.c words it as spawn.c does. */
+		fail_start(s, str_has_prefix(e.msg, "cannot execute "), 127,
+			   xstrdup(e.msg));
 		return -1;
 	}
 	s->have_cell = true;
@@ -714,12 +501,10 @@ static void arm_timer(struct sup *s, int64_t ms)
 static void signal_run(struct sup *s, int sig)
 {
 	if (s->have_cell) {
-		if (sig == SIGKILL) {
+		if (sig == SIGKILL)
 			cell_kill(&s->cell);
-		} else {
-			kill(-s->pid, sig);
-			kill(s->pid, sig);
-		}
+		else
+			cell_signal(&s->cell, sig);
 	} else if (s->pid > 0) {
 		kill(-s->pid, sig);
 	}
@@ -844,9 +629,15 @@ static void on_child_exit(struct sup *s)
  * then exit. */
 __attribute__((noreturn)) static void finish(struct sup *s)
 {
+	int quiet[] = { s->timer_fd, s->sig_fd, s->child_fd };
 	int64_t deadline;
 	char *line;
 
+	/* From here on only the socket and the clients matter. */
+	for (size_t i = 0; i < sizeof(quiet) / sizeof(quiet[0]); i++)
+		if (quiet[i] >= 0)
+			epoll_ctl(s->ep, EPOLL_CTL_DEL, quiet[i], NULL);
+	output_close(s);
 	s->phase = PH_EXITED;
 	s->finished_at = time_now_ms();
 	if (!s->started_at)
@@ -966,7 +757,6 @@ static int setup_record(struct sup *s, struct rc_err *err)
 		return -1;
 	if (mkdir_p(s->r->state_dir, 0700, err) < 0)
 		return -1;
-	TR("mkdir_p");
 	if (mkdir(s->dir, 0700) < 0 && errno != EEXIST)
 		return rc_err_set(err, errno, "cannot create %s: %s", s->dir,
 				  strerror(errno));
@@ -974,10 +764,8 @@ static int setup_record(struct sup *s, struct rc_err *err)
 		return rc_err_set(err, EEXIST, "run %s was already started "
 				  "(%s exists)", s->r->run_id,
 				  s->status_path);
-	TR("mkdir");
 	if (setup_socket(s, err) < 0)
 		return -1;
-	TR("socket");
 	s->own_dir = true;
 	status_write(s, false);
 	return 0;
@@ -1130,7 +918,6 @@ void sup_supervise(struct sup_run *r, int event_fd, struct cell_runtime *rt)
 	char *line;
 	int out[2];
 
-	T0 = time_mono_us();
 	memset(s, 0, sizeof(*s));
 	s->r = r;
 	s->rt = rt;
@@ -1146,7 +933,7 @@ void sup_supervise(struct sup_run *r, int event_fd, struct cell_runtime *rt)
 	s->sock_path = sup_run_path(r->state_dir, r->run_id, "sock");
 	rc_err_clear(&e);
 
-	setup_process(); TR("setup_process");
+	setup_process();
 	s->ep = epoll_create1(EPOLL_CLOEXEC);
 	if (s->ep < 0)
 		_exit(1);
@@ -1156,8 +943,8 @@ void sup_supervise(struct sup_run *r, int event_fd, struct cell_runtime *rt)
 						  strerror(errno)));
 		finish(s);
 	}
-	ep_add(s, s->sig_fd, EPOLLIN, &s->s_signal); TR("signals");
-	if (setup_record(s, &e) < 0 || (TR("record"),0) || setup_log(s, &e) < 0) {
+	ep_add(s, s->sig_fd, EPOLLIN, &s->s_signal);
+	if (setup_record(s, &e) < 0 || setup_log(s, &e) < 0) {
 		fail_start(s, false, 0, xstrdup(e.msg));
 		finish(s);
 	}
@@ -1170,7 +957,6 @@ void sup_supervise(struct sup_run *r, int event_fd, struct cell_runtime *rt)
 	}
 	ep_add(s, s->timer_fd, EPOLLIN, &s->s_timer);
 
-	TR("log");
 	if ((rt ? spawn_cell(s, out[1]) : spawn_process(s, out[1])) < 0) {
 		close(out[0]);
 		close(out[1]);
@@ -1188,14 +974,10 @@ void sup_supervise(struct sup_run *r, int event_fd, struct cell_runtime *rt)
 
 	/* Tell first, then record: the running record is not what makes the
 	 * run durable (the starting record and the socket are). */
-	TR("spawned");
 	line = event_running(s);
 	broadcast(s, line);
 	free(line);
-	TR("sent");
 	status_write(s, true);
-	TR("status");
-	{ int fd = open("/tmp/rcw/trace", O_WRONLY|O_APPEND|O_CREAT, 0644); write(fd, tb, tl); write(fd, "--\n", 3); close(fd); }
 
 	run_loop(s);
 	finish(s);

@@ -27,8 +27,9 @@
  * A client that connects to the socket first receives the current state.
  * A client may send "stop\n" to ask for the run to end.
  *
- * Files: supervisor.c (the per-run supervisor), launcher.c (the launcher,
- * the spec's JSON form), monitor.c (the service side and the executor ops).
+ * Files: supervisor.c (the per-run supervisor), spawn.c (its process-mode
+ * child), launcher.c (the launcher, the spec's JSON form), monitor.c (the
+ * service side and the executor ops).
  */
 #ifndef RUNCELL_EXEC_SUPERVISOR_H
 #define RUNCELL_EXEC_SUPERVISOR_H
@@ -51,16 +52,19 @@ struct sup_options {
 
 /*
  * Open a local backend on ex: create <cfg->server.data_dir>/cells (0700),
- * fork the launcher (call before any thread exists) and start the monitor
- * thread.  Fills ex->ops (named "sandbox" when opt->isolate, else
- * "process") and ex->priv.  Returns 0, or -1 with a message; when the
- * launcher cannot start (cell_runtime_open failed) the message is the
- * launcher's, naming the missing feature.
+ * fork the launcher and start the monitor thread.  Call before any other
+ * thread exists, from the thread that lives as long as the service (the
+ * launcher's PR_SET_PDEATHSIG follows the thread that forked it).  Fills
+ * ex->ops (named "sandbox" when opt->isolate, else "process") and ex->priv.
+ * Returns 0, or -1 with a message; when the launcher cannot start
+ * (cell_runtime_open failed) the message is the launcher's, naming the
+ * missing feature.  ex->ops->close kills the launcher but not the
+ * supervisors: runs go on and can be attached again.
  */
 int sup_backend_open(struct executor *ex, const struct sup_options *opt,
 		     struct rc_err *err);
 
-/* ---- Internal to supervisor.c, launcher.c and monitor.c. ---- */
+/* ---- Internal to supervisor.c, spawn.c, launcher.c and monitor.c ---- */
 
 /* Prefix of the handles this backend returns: "local:<supervisor pid>". */
 #define SUP_HANDLE_PREFIX "local:"
@@ -109,6 +113,16 @@ int sup_launcher_start(bool isolate, const struct cell_runtime_config *rt_cfg,
  * serializes requests on fd. */
 int sup_launcher_request(int fd, const json_t *spec, int chan_fd,
 			 pid_t *sup_pid, struct rc_err *err);
+
+/*
+ * Start r's program in process mode (spawn.c): a new process group, output
+ * on out_fd, the run's cwd and environment.  Returns 0 with *pid and
+ * *pidfd; 127 when the program could not be executed (or its work folder
+ * entered) and -1 on a system failure, both with *reason (caller frees) and
+ * nothing left running.
+ */
+int sup_spawn_process(const struct sup_run *r, int out_fd, pid_t *pid,
+		      int *pidfd, char **reason);
 
 /*
  * The supervisor of run r, running in a process forked by the launcher:

@@ -79,6 +79,13 @@ struct store_ops {
 				      struct rc_err *err);
 	int (*run_list)(struct store *s, const struct run_filter *f,
 			struct run **out, size_t *n, struct rc_err *err);
+	/* Retention: see store_run_list_expired and store_run_delete. */
+	int (*run_list_expired)(struct store *s, int64_t finished_before,
+				int64_t keep_per_automation, int limit,
+				struct run **out, size_t *n,
+				struct rc_err *err);
+	int (*run_delete)(struct store *s, const char *id,
+			  struct rc_err *err);
 
 	/* Users. */
 	int (*user_put)(struct store *s, const char *name, enum role role,
@@ -119,6 +126,27 @@ struct store_ops {
 	int (*audit_list)(struct store *s, int64_t before_id, int limit,
 			  struct audit_entry **out, size_t *n,
 			  struct rc_err *err);
+
+	/* Schedule ticks and notifications (see store.h).  tick_claim
+	 * returns 1 when the tick is already claimed; notification_add
+	 * returns 1 when (run_id, url) exists; notification_list with a NULL
+	 * run_id lists pending notifications of every run. */
+	int (*tick_claim)(struct store *s, const char *automation,
+			  int64_t fire_time, int64_t now, struct rc_err *err);
+	int (*tick_finish)(struct store *s, const char *automation,
+			   int64_t fire_time, const char *run_id,
+			   const char *error, struct rc_err *err);
+	int (*tick_last)(struct store *s, const char *automation,
+			 int64_t *fire_time, struct rc_err *err);
+	int (*notification_add)(struct store *s, const char *run_id,
+				const char *url, int64_t now, int64_t *id_out,
+				struct rc_err *err);
+	int (*notification_update)(struct store *s,
+				   const struct notification *nt, int64_t now,
+				   struct rc_err *err);
+	int (*notification_list)(struct store *s, const char *run_id,
+				 struct notification **out, size_t *n,
+				 struct rc_err *err);
 };
 
 extern const struct store_ops store_sqlite_ops;

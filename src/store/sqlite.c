@@ -80,6 +80,36 @@ static const char *const migrations[] = {
 	/* 1 -> 2: web sign-in passwords (argon2id strings, never plain). */
 	"ALTER TABLE users ADD COLUMN password_hash TEXT;"
 	"PRAGMA user_version = 2;",
+	/* 2 -> 3: retries (attempt, retry_of) and backoff (not_before). */
+	"ALTER TABLE runs ADD COLUMN attempt INTEGER NOT NULL DEFAULT 1;"
+	"ALTER TABLE runs ADD COLUMN retry_of TEXT;"
+	"ALTER TABLE runs ADD COLUMN not_before INTEGER;"
+	"CREATE INDEX runs_finished_at ON runs (finished_at);"
+	"PRAGMA user_version = 3;",
+	/* 3 -> 4: schedule ticks (each claimed once, across restarts and
+	 * replicas) and webhook notification outcomes. */
+	"CREATE TABLE schedule_ticks ("
+	" automation TEXT NOT NULL,"
+	" fire_time INTEGER NOT NULL,"
+	" claimed_at INTEGER NOT NULL,"
+	" run_id TEXT,"
+	" error TEXT,"
+	" UNIQUE (automation, fire_time));"
+	"CREATE TABLE notifications ("
+	" id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	" run_id TEXT NOT NULL,"
+	" url TEXT NOT NULL,"
+	" status TEXT NOT NULL,"
+	" attempts INTEGER NOT NULL DEFAULT 0,"
+	" last_error TEXT,"
+	" created_at INTEGER NOT NULL,"
+	" updated_at INTEGER,"
+	" delivered_at INTEGER,"
+	" UNIQUE (run_id, url));"
+	"CREATE INDEX notifications_status ON notifications (status);"
+	"CREATE TRIGGER runs_delete_notifications AFTER DELETE ON runs"
+	" BEGIN DELETE FROM notifications WHERE run_id = old.id; END;"
+	"PRAGMA user_version = 4;",
 };
 
 #define SCHEMA_VERSION \
@@ -88,7 +118,11 @@ static const char *const migrations[] = {
 #define RUN_COLS \
 	"seq, id, automation, user, parameters, argv, executor, handle," \
 	" state, exit_code, reason, created_at, started_at, finished_at," \
-	" cpu_usec, peak_memory, stop_requested"
+	" cpu_usec, peak_memory, stop_requested, attempt, retry_of," \
+	" not_before"
+
+#define TERMINAL_STATES_SQL \
+	"('succeeded', 'failed', 'timed_out', 'cancelled', 'lost')"
 
 /*
  * The bit of a row's state in a run_state mask.  The names must match
@@ -102,6 +136,10 @@ static const char *const migrations[] = {
 	" WHEN 'running' THEN 2 WHEN 'succeeded' THEN 3" \
 	" WHEN 'failed' THEN 4 WHEN 'timed_out' THEN 5" \
 	" WHEN 'cancelled' THEN 6 WHEN 'lost' THEN 7 ELSE 62 END"
+
+#define NOTE_COLS \
+	"id, run_id, url, status, attempts, last_error, created_at," \
+	" updated_at, delivered_at"
 
 enum stmt_id {
 	ST_RUN_INSERT,
@@ -123,6 +161,15 @@ enum stmt_id {
 	ST_TOKEN_LIST,
 	ST_AUDIT_ADD,
 	ST_AUDIT_LIST,
+	ST_RUN_EXPIRED,
+	ST_RUN_DELETE,
+	ST_TICK_CLAIM,
+	ST_TICK_FINISH,
+	ST_TICK_LAST,
+	ST_NOTE_ADD,
+	ST_NOTE_UPDATE,
+	ST_NOTE_LIST,
+	ST_NOTE_PENDING,
 	ST_COUNT
 };
 
@@ -131,9 +178,9 @@ static const char *const stmt_sql[ST_COUNT] = {
 		"INSERT INTO runs (id, automation, user, parameters, argv,"
 		" executor, handle, state, exit_code, reason, created_at,"
 		" started_at, finished_at, cpu_usec, peak_memory,"
-		" stop_requested)"
+		" stop_requested, attempt, retry_of, not_before)"
 		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12,"
-		" ?13, ?14, ?15, ?16)",
+		" ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
 	[ST_RUN_GET] = "SELECT " RUN_COLS " FROM runs WHERE id = ?1",
 	[ST_RUN_TRANSITION] =
 		"UPDATE runs SET"
@@ -191,6 +238,40 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_AUDIT_LIST] =
 		"SELECT id, at, actor, action, target, detail FROM audit"
 		" WHERE id < ?1 ORDER BY id DESC LIMIT ?2",
+	[ST_RUN_EXPIRED] =
+		"SELECT seq, id, automation FROM ("
+		" SELECT seq, id, automation, finished_at, ROW_NUMBER() OVER"
+		" (PARTITION BY automation ORDER BY seq DESC) AS rn"
+		" FROM runs WHERE state IN " TERMINAL_STATES_SQL ")"
+		" WHERE (?1 > 0 AND finished_at < ?1) OR (?2 > 0 AND rn > ?2)"
+		" ORDER BY seq LIMIT ?3",
+	[ST_RUN_DELETE] =
+		"DELETE FROM runs WHERE id = ?1 AND state IN "
+		TERMINAL_STATES_SQL,
+	[ST_TICK_CLAIM] =
+		"INSERT INTO schedule_ticks (automation, fire_time, claimed_at)"
+		" VALUES (?1, ?2, ?3)"
+		" ON CONFLICT (automation, fire_time) DO NOTHING",
+	[ST_TICK_FINISH] =
+		"UPDATE schedule_ticks SET run_id = ?3, error = ?4"
+		" WHERE automation = ?1 AND fire_time = ?2",
+	[ST_TICK_LAST] =
+		"SELECT max(fire_time) FROM schedule_ticks"
+		" WHERE automation = ?1",
+	[ST_NOTE_ADD] =
+		"INSERT INTO notifications (run_id, url, status, attempts,"
+		" created_at) VALUES (?1, ?2, 'pending', 0, ?3)"
+		" ON CONFLICT (run_id, url) DO NOTHING",
+	[ST_NOTE_UPDATE] =
+		"UPDATE notifications SET status = ?2, attempts = ?3,"
+		" last_error = ?4, delivered_at = ?5, updated_at = ?6"
+		" WHERE id = ?1",
+	[ST_NOTE_LIST] =
+		"SELECT " NOTE_COLS " FROM notifications WHERE run_id = ?1"
+		" ORDER BY id",
+	[ST_NOTE_PENDING] =
+		"SELECT " NOTE_COLS " FROM notifications"
+		" WHERE status = 'pending' ORDER BY id LIMIT 1000",
 };
 
 /* Run-list statements differ by which filters they hold; one cached
@@ -593,6 +674,11 @@ static int run_from_row(sqlite3_stmt *st, void *elem, struct rc_err *err)
 	r->cpu_usec = sqlite3_column_int64(st, 14);
 	r->peak_memory = sqlite3_column_int64(st, 15);
 	r->stop_requested = sqlite3_column_int(st, 16) != 0;
+	r->attempt = col_null(st, 17) ? 1 : sqlite3_column_int(st, 17);
+	snprintf(r->retry_of, sizeof(r->retry_of), "%s",
+		 col_null(st, 18) ? "" :
+				    (const char *)sqlite3_column_text(st, 18));
+	r->not_before = sqlite3_column_int64(st, 19);
 	return 0;
 }
 
@@ -632,6 +718,9 @@ static int sqlite_run_insert(struct store *s, struct run *r,
 		bad |= bind_i64(st, 15, r->peak_memory);
 	}
 	bad |= bind_i64(st, 16, r->stop_requested ? 1 : 0);
+	bad |= bind_i64(st, 17, r->attempt > 0 ? r->attempt : 1);
+	bad |= bind_text(st, 18, r->retry_of[0] ? r->retry_of : NULL);
+	bad |= bind_time(st, 19, r->not_before);
 	ret = step_write(b, st, bad, "inserting a run", err);
 	if (ret < 0) {
 		rc = sqlite3_extended_errcode(b->db);
@@ -827,6 +916,53 @@ out:
 	stmt_done(st);
 	pthread_mutex_unlock(&b->lock);
 	return ret;
+}
+
+/* Columns: seq, id, automation. */
+static int expired_from_row(sqlite3_stmt *st, void *elem, struct rc_err *err)
+{
+	struct run *r = elem;
+	const char *id = (const char *)sqlite3_column_text(st, 1);
+
+	(void)err;
+	r->seq = sqlite3_column_int64(st, 0);
+	snprintf(r->id, sizeof(r->id), "%s", id ? id : "");
+	r->automation = col_text(st, 2);
+	return 0;
+}
+
+static int sqlite_run_list_expired(struct store *s, int64_t finished_before,
+				   int64_t keep_per_automation, int limit,
+				   struct run **out, size_t *n,
+				   struct rc_err *err)
+{
+	struct sqlite_store *b = sq(s);
+	sqlite3_stmt *st;
+	void *arr = NULL;
+	bool bad;
+	int ret = -1;
+
+	pthread_mutex_lock(&b->lock);
+	st = stmt_get(b, ST_RUN_EXPIRED, err);
+	if (!st)
+		goto out;
+	bad = bind_i64(st, 1, finished_before);
+	bad |= bind_i64(st, 2, keep_per_automation);
+	bad |= bind_i64(st, 3, limit);
+	ret = step_all(b, st, bad, sizeof(**out), expired_from_row, run_clear,
+		       &arr, n, "listing expired runs", err);
+	*out = arr;
+out:
+	stmt_done(st);
+	pthread_mutex_unlock(&b->lock);
+	return ret;
+}
+
+static int sqlite_run_delete(struct store *s, const char *id,
+			     struct rc_err *err)
+{
+	return update_one(s, ST_RUN_DELETE, id, 0, NULL, -1, "deleting a run",
+			  err);
 }
 
 /* --- users --- */
@@ -1193,6 +1329,188 @@ out:
 	return ret;
 }
 
+/* --- schedule ticks --- */
+
+static int sqlite_tick_claim(struct store *s, const char *automation,
+			     int64_t fire_time, int64_t now,
+			     struct rc_err *err)
+{
+	struct sqlite_store *b = sq(s);
+	sqlite3_stmt *st;
+	bool bad;
+	int ret = -1;
+
+	pthread_mutex_lock(&b->lock);
+	st = stmt_get(b, ST_TICK_CLAIM, err);
+	if (!st)
+		goto out;
+	bad = bind_text(st, 1, automation);
+	bad |= bind_i64(st, 2, fire_time);
+	bad |= bind_i64(st, 3, now);
+	ret = step_write(b, st, bad, "claiming a schedule tick", err);
+	if (ret >= 0)
+		ret = ret == 1 ? 0 : 1;
+out:
+	stmt_done(st);
+	pthread_mutex_unlock(&b->lock);
+	return ret;
+}
+
+static int sqlite_tick_finish(struct store *s, const char *automation,
+			      int64_t fire_time, const char *run_id,
+			      const char *error, struct rc_err *err)
+{
+	struct sqlite_store *b = sq(s);
+	sqlite3_stmt *st;
+	bool bad;
+	int ret = -1;
+
+	pthread_mutex_lock(&b->lock);
+	st = stmt_get(b, ST_TICK_FINISH, err);
+	if (!st)
+		goto out;
+	bad = bind_text(st, 1, automation);
+	bad |= bind_i64(st, 2, fire_time);
+	bad |= bind_text(st, 3, run_id);
+	bad |= bind_text(st, 4, error);
+	ret = step_write(b, st, bad, "recording a schedule tick", err);
+	if (ret >= 0)
+		ret = ret == 0 ? 1 : 0;
+out:
+	stmt_done(st);
+	pthread_mutex_unlock(&b->lock);
+	return ret;
+}
+
+static int sqlite_tick_last(struct store *s, const char *automation,
+			    int64_t *fire_time, struct rc_err *err)
+{
+	struct sqlite_store *b = sq(s);
+	sqlite3_stmt *st;
+	int ret = -1;
+
+	pthread_mutex_lock(&b->lock);
+	st = stmt_get(b, ST_TICK_LAST, err);
+	if (!st)
+		goto out;
+	ret = step_one(b, st, bind_text(st, 1, automation),
+		       "reading the last schedule tick", err);
+	if (ret == 0 && col_null(st, 0))
+		ret = 1;
+	else if (ret == 0)
+		*fire_time = sqlite3_column_int64(st, 0);
+out:
+	stmt_done(st);
+	pthread_mutex_unlock(&b->lock);
+	return ret;
+}
+
+/* --- notifications --- */
+
+static int sqlite_notification_add(struct store *s, const char *run_id,
+				   const char *url, int64_t now,
+				   int64_t *id_out, struct rc_err *err)
+{
+	struct sqlite_store *b = sq(s);
+	sqlite3_stmt *st;
+	bool bad;
+	int ret = -1;
+
+	pthread_mutex_lock(&b->lock);
+	st = stmt_get(b, ST_NOTE_ADD, err);
+	if (!st)
+		goto out;
+	bad = bind_text(st, 1, run_id);
+	bad |= bind_text(st, 2, url);
+	bad |= bind_i64(st, 3, now);
+	ret = step_write(b, st, bad, "recording a notification", err);
+	if (ret == 1) {
+		*id_out = sqlite3_last_insert_rowid(b->db);
+		ret = 0;
+	} else if (ret == 0) {
+		ret = 1;
+	}
+out:
+	stmt_done(st);
+	pthread_mutex_unlock(&b->lock);
+	return ret;
+}
+
+static int sqlite_notification_update(struct store *s,
+				      const struct notification *nt,
+				      int64_t now, struct rc_err *err)
+{
+	struct sqlite_store *b = sq(s);
+	sqlite3_stmt *st;
+	bool bad;
+	int ret = -1;
+
+	pthread_mutex_lock(&b->lock);
+	st = stmt_get(b, ST_NOTE_UPDATE, err);
+	if (!st)
+		goto out;
+	bad = bind_i64(st, 1, nt->id);
+	bad |= bind_text(st, 2, nt->status);
+	bad |= bind_i64(st, 3, nt->attempts);
+	bad |= bind_text(st, 4, nt->last_error);
+	bad |= bind_time(st, 5, nt->delivered_at);
+	bad |= bind_i64(st, 6, now);
+	ret = step_write(b, st, bad, "recording a notification", err);
+	if (ret >= 0)
+		ret = ret == 0 ? 1 : 0;
+out:
+	stmt_done(st);
+	pthread_mutex_unlock(&b->lock);
+	return ret;
+}
+
+/* Columns: NOTE_COLS. */
+static int note_from_row(sqlite3_stmt *st, void *elem, struct rc_err *err)
+{
+	struct notification *nt = elem;
+
+	nt->id = sqlite3_column_int64(st, 0);
+	nt->run_id = col_text(st, 1);
+	nt->url = col_text(st, 2);
+	nt->status = col_text(st, 3);
+	nt->attempts = sqlite3_column_int(st, 4);
+	nt->last_error = col_null(st, 5) ? NULL : col_text(st, 5);
+	nt->created_at = sqlite3_column_int64(st, 6);
+	nt->updated_at = sqlite3_column_int64(st, 7);
+	nt->delivered_at = sqlite3_column_int64(st, 8);
+	return 0;
+}
+
+static void note_clear(void *elem)
+{
+	store_notification_clear(elem);
+}
+
+static int sqlite_notification_list(struct store *s, const char *run_id,
+				    struct notification **out, size_t *n,
+				    struct rc_err *err)
+{
+	struct sqlite_store *b = sq(s);
+	sqlite3_stmt *st;
+	void *arr = NULL;
+	bool bad = false;
+	int ret = -1;
+
+	pthread_mutex_lock(&b->lock);
+	st = stmt_get(b, run_id ? ST_NOTE_LIST : ST_NOTE_PENDING, err);
+	if (!st)
+		goto out;
+	if (run_id)
+		bad = bind_text(st, 1, run_id);
+	ret = step_all(b, st, bad, sizeof(**out), note_from_row, note_clear,
+		       &arr, n, "listing notifications", err);
+	*out = arr;
+out:
+	stmt_done(st);
+	pthread_mutex_unlock(&b->lock);
+	return ret;
+}
+
 const struct store_ops store_sqlite_ops = {
 	.name = "sqlite",
 	.open = sqlite_open,
@@ -1203,6 +1521,8 @@ const struct store_ops store_sqlite_ops = {
 	.run_set_handle = sqlite_run_set_handle,
 	.run_set_stop_requested = sqlite_run_set_stop_requested,
 	.run_list = sqlite_run_list,
+	.run_list_expired = sqlite_run_list_expired,
+	.run_delete = sqlite_run_delete,
 	.user_put = sqlite_user_put,
 	.user_get = sqlite_user_get,
 	.user_list = sqlite_user_list,
@@ -1217,4 +1537,10 @@ const struct store_ops store_sqlite_ops = {
 	.token_list = sqlite_token_list,
 	.audit_add = sqlite_audit_add,
 	.audit_list = sqlite_audit_list,
+	.tick_claim = sqlite_tick_claim,
+	.tick_finish = sqlite_tick_finish,
+	.tick_last = sqlite_tick_last,
+	.notification_add = sqlite_notification_add,
+	.notification_update = sqlite_notification_update,
+	.notification_list = sqlite_notification_list,
 };

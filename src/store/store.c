@@ -302,6 +302,30 @@ int store_run_list(struct store *s, const struct run_filter *f,
 	return s->ops->run_list(s, &fl, out, n, err);
 }
 
+/* Candidates for retention; see store.h.  limit is clamped like lists. */
+int store_run_list_expired(struct store *s, int64_t finished_before,
+			   int64_t keep_per_automation, int limit,
+			   struct run **out, size_t *n, struct rc_err *err)
+{
+	assert(s && out && n);
+	*out = NULL;
+	*n = 0;
+	if (finished_before <= 0 && keep_per_automation <= 0)
+		return 0;
+	return s->ops->run_list_expired(s, finished_before,
+					keep_per_automation, clamp_limit(limit),
+					out, n, err);
+}
+
+/* Delete terminal run id.  0 deleted, 1 none (or not terminal). */
+int store_run_delete(struct store *s, const char *id, struct rc_err *err)
+{
+	assert(s);
+	if (check_id(id, err) < 0)
+		return -1;
+	return s->ops->run_delete(s, id, err);
+}
+
 /* Free the strings of *r and zero it.  r may be NULL. */
 void store_run_clear(struct run *r)
 {
@@ -616,4 +640,100 @@ void store_audit_free(struct audit_entry *a, size_t n)
 		free(a[i].detail);
 	}
 	free(a);
+}
+
+/* --- schedule ticks --- */
+
+/* Claim a tick; see store.h.  0 claimed, 1 taken before, -1 error. */
+int store_tick_claim(struct store *s, const char *automation,
+		     int64_t fire_time, struct rc_err *err)
+{
+	assert(s);
+	if (!automation || !*automation)
+		return rc_err_set(err, EINVAL, "store: a tick needs an "
+				  "automation");
+	return s->ops->tick_claim(s, automation, fire_time, time_now_ms(),
+				  err);
+}
+
+/* Record the run (or error) of a claimed tick.  0 done, 1 no such tick. */
+int store_tick_finish(struct store *s, const char *automation,
+		      int64_t fire_time, const char *run_id,
+		      const char *error, struct rc_err *err)
+{
+	assert(s && automation);
+	return s->ops->tick_finish(s, automation, fire_time, run_id, error,
+				   err);
+}
+
+/* The latest claimed tick of automation.  0 found, 1 none, -1 error. */
+int store_tick_last(struct store *s, const char *automation,
+		    int64_t *fire_time, struct rc_err *err)
+{
+	assert(s && automation && fire_time);
+	*fire_time = 0;
+	return s->ops->tick_last(s, automation, fire_time, err);
+}
+
+/* --- notifications --- */
+
+/* Add a pending notification.  0 added, 1 exists, -1 error. */
+int store_notification_add(struct store *s, const char *run_id,
+			   const char *url, int64_t *id_out,
+			   struct rc_err *err)
+{
+	int64_t id = 0;
+	int ret;
+
+	assert(s);
+	if (check_id(run_id, err) < 0)
+		return -1;
+	if (!url || !*url)
+		return rc_err_set(err, EINVAL, "store: a notification needs "
+				  "a URL");
+	ret = s->ops->notification_add(s, run_id, url, time_now_ms(), &id,
+				       err);
+	if (ret == 0 && id_out)
+		*id_out = id;
+	return ret;
+}
+
+/* Write a notification's outcome.  0 done, 1 no such row, -1 error. */
+int store_notification_update(struct store *s, const struct notification *nt,
+			      struct rc_err *err)
+{
+	assert(s && nt);
+	if (!nt->status)
+		return rc_err_set(err, EINVAL, "store: a notification needs "
+				  "a status");
+	return s->ops->notification_update(s, nt, time_now_ms(), err);
+}
+
+/* A run's notifications, or (run_id NULL) every pending one. */
+int store_notification_list(struct store *s, const char *run_id,
+			    struct notification **out, size_t *n,
+			    struct rc_err *err)
+{
+	assert(s && out && n);
+	*out = NULL;
+	*n = 0;
+	return s->ops->notification_list(s, run_id, out, n, err);
+}
+
+void store_notification_clear(struct notification *nt)
+{
+	if (!nt)
+		return;
+	free(nt->run_id);
+	free(nt->url);
+	free(nt->status);
+	free(nt->last_error);
+	memset(nt, 0, sizeof(*nt));
+}
+
+void store_notifications_free(struct notification *nts, size_t n)
+{
+	for (size_t i = 0; nts && i < n; i++)
+		store_notification_clear(&nts[i]);
+	free(nts);
 }

@@ -58,11 +58,11 @@ class Server:
         self.admin = None
         self.output = b""
 
-    def start(self, wait=10.0):
+    def start(self, wait=10.0, args=()):
         self.log = open(os.path.join(self.dir, "server.log"), "ab")
         self.proc = subprocess.Popen(
             [BIN, "serve", "--config", self.config_path,
-             "--listen", "127.0.0.1:%d" % self.port],
+             "--listen", "127.0.0.1:%d" % self.port] + list(args),
             stdout=subprocess.PIPE, stderr=self.log, start_new_session=True)
         deadline = time.time() + wait
         lines = []

@@ -107,11 +107,11 @@ i=0
 while :; do
 	st=$(node_state)
 	case "$st" in
-	idle*) break ;;
+	idle* | mix* | alloc* | comp*) break ;; # jobs may be running after a restart
 	esac
 	i=$((i + 1))
 	if [ $i -gt $((WAIT_S * 5)) ]; then
-		say "node did not become idle within ${WAIT_S}s (state: ${st:-none})"
+		say "node did not become ready within ${WAIT_S}s (state: ${st:-none})"
 		tail -n 20 "$DIR/slurmctld.log" "$DIR/slurmd.log" >&2 2>/dev/null || true
 		exit 1
 	fi
@@ -119,5 +119,5 @@ while :; do
 	alive "$DIR/slurmd.pid" || die "slurmd exited; see $DIR/slurmd.log and $DIR/slurmd.out"
 	sleep 0.2
 done
-say "up: node $HOST idle after $((i / 5)).$((i % 5 * 2))s"
+say "up: node $HOST $st after $((i / 5)).$((i % 5 * 2))s"
 echo "RUNCELL_SLURM_CONF=$CONF"

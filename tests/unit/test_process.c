@@ -143,8 +143,11 @@ static void open_backend(struct fixture *f)
 static int setup(void **state)
 {
 	struct fixture *f = xcalloc(1, sizeof(*f));
+	const char *tmp = getenv("TMPDIR");
 
-	snprintf(f->dir, sizeof(f->dir), "/tmp/rc-proc-XXXXXX");
+	/* TMPDIR=/dev/shm shows the start latency without the disk. */
+	snprintf(f->dir, sizeof(f->dir), "%s/rc-proc-XXXXXX",
+		 tmp && *tmp && strlen(tmp) < 32 ? tmp : "/tmp");
 	if (!mkdtemp(f->dir))
 		return -1;
 	f->cfg.server.data_dir = f->dir;
@@ -493,6 +496,23 @@ static void test_stop(void **state)
 	req_free(&q);
 }
 
+static void test_stop_at_once(void **state)
+{
+	struct fixture *f = *state;
+	struct rec_event end;
+	struct rc_err err;
+	struct run_req q;
+
+	/* Right after start the supervisor may not listen yet: the stop goes
+	 * through the event channel. */
+	req_init(f, &q, 0, "sleep", "100", NULL);
+	start(f, &q);
+	assert_int_equal(f->ex->ops->stop(f->ex, q.id, q.handle, &err), 0);
+	end = finish_of(f, &q, 5000);
+	assert_int_equal(end.state, RUN_CANCELLED);
+	req_free(&q);
+}
+
 static void test_stop_through_socket(void **state)
 {
 	struct fixture *f = *state;
@@ -632,13 +652,19 @@ static void test_supervisor_killed(void **state)
 	req_init(f, &a, 0, "sleep", "100", NULL);
 	start(f, &a);
 	assert_true(wait_event(&f->rec, a.id, false, 5000, &run));
+	/* The running record follows the running event closely. */
 	path = xasprintf("%s/cells/%s/status.json", f->dir, a.id);
-	text = slurp(path);
-	st = json_loads(text, 0, NULL);
-	prog = (pid_t)json_integer_value(json_object_get(st, "pid"));
+	for (int i = 0; i < 500; i++) {
+		text = slurp(path);
+		st = json_loads(text, 0, NULL);
+		prog = (pid_t)json_integer_value(json_object_get(st, "pid"));
+		json_decref(st);
+		free(text);
+		if (prog > 0)
+			break;
+		usleep(2000);
+	}
 	assert_true(prog > 0);
-	json_decref(st);
-	free(text);
 	free(path);
 	assert_int_equal(kill(handle_pid(a.handle), SIGKILL), 0);
 	end = finish_of(f, &a, 5000);
@@ -710,6 +736,51 @@ static void test_errors(void **state)
 	assert_non_null(strstr(err.msg, "choose a shorter server.data_dir"));
 }
 
+/* The pid of our child named comm ("runcell-launch"), or 0. */
+static pid_t child_named(const char *comm)
+{
+	char path[64], *list = NULL, *name = NULL, *p, *end;
+	struct rc_err err;
+	pid_t found = 0;
+	size_t len;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/children",
+		 (int)getpid());
+	if (read_file(path, 65536, &list, &len, &err) < 0)
+		return 0;
+	for (p = list; *p && !found; p = end) {
+		long pid = strtol(p, &end, 10);
+
+		if (end == p)
+			break;
+		snprintf(path, sizeof(path), "/proc/%ld/comm", pid);
+		if (read_file(path, 256, &name, &len, &err) == 0) {
+			if (!strncmp(name, comm, strlen(comm)))
+				found = (pid_t)pid;
+			free(name);
+		}
+	}
+	free(list);
+	return found;
+}
+
+static void test_launcher_gone(void **state)
+{
+	struct fixture *f = *state;
+	struct rc_err err;
+	struct run_req q;
+	pid_t launcher = child_named("runcell-launch");
+
+	assert_true(launcher > 0);
+	assert_int_equal(kill(launcher, SIGKILL), 0);
+	usleep(50000);
+	req_init(f, &q, 0, "/bin/true", NULL);
+	assert_int_equal(f->ex->ops->start(f->ex, &q.spec, &q.handle, &err),
+			 -1);
+	assert_non_null(strstr(err.msg, "launcher process has exited"));
+	req_free(&q);
+}
+
 static int cmp_i64(const void *a, const void *b)
 {
 	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
@@ -760,6 +831,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_timeout_kills_group, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_stop, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stop_at_once, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_stop_through_socket,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sigterm_ignored, setup,
@@ -773,6 +846,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_concurrent, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_launcher_gone, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_start_latency, setup,
 						teardown),
 	};
