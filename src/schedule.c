@@ -36,6 +36,7 @@ struct sched {
 	const struct config *cfg; /* the one entries were built from */
 	struct entry *entries;
 	size_t n_entries;
+	int64_t checked;         /* ticks up to here (seconds) are handled */
 
 	pthread_mutex_t mu;
 	pthread_cond_t cond;
@@ -139,12 +140,17 @@ static void catch_up(struct sched *s, const struct automation *a,
 		fire(s, a, missed, true);
 }
 
-/* Rebuild the entries from cfg (mu held).  With startup, missed ticks are
- * caught up first (outside the lock: it writes to the store). */
+/*
+ * Rebuild the entries from cfg (mu held).  At start-up, missed ticks are
+ * caught up first (outside the lock: it writes to the store).  After a
+ * reload, next fire times count from the last pass, not from now, so that
+ * a tick falling between that pass and the reload is not lost.
+ */
 static void entries_build(struct sched *s, const struct config *cfg,
 			  bool startup)
 {
 	int64_t now = sched_now_ms() / 1000;
+	int64_t from = startup || !s->checked ? now : s->checked;
 	size_t n = 0;
 
 	free(s->entries);
@@ -161,7 +167,7 @@ static void entries_build(struct sched *s, const struct config *cfg,
 			pthread_mutex_lock(&s->mu);
 		}
 		s->entries[n].a = a;
-		s->entries[n].next = next_after(a, now);
+		s->entries[n].next = next_after(a, from);
 		n++;
 	}
 	s->n_entries = n;
@@ -206,6 +212,7 @@ static void *sched_main(void *arg)
 			pthread_mutex_lock(&s->mu);
 			wake = now; /* look again at once */
 		}
+		s->checked = now / 1000;
 		if (wake <= now || s->stopping)
 			continue;
 		/* Sleep on the real clock until the scheduler clock says

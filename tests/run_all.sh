@@ -15,7 +15,9 @@ done
 run_suite "blackbox api (process)" python3 tests/blackbox/test_api.py process
 run_suite "blackbox api (sandbox)" python3 tests/blackbox/test_api.py sandbox
 run_suite "blackbox lifecycle (process)" python3 tests/blackbox/test_lifecycle.py process
+run_suite "blackbox schedules, webhooks, notifications" python3 tests/blackbox/test_schedule.py
 
+run_suite "slurm (real single-node cluster)" sh tests/slurm/run.sh build/test_slurm
 run_suite "ecs (moto + recorded answers)" sh tests/ecs/run.sh build/test_ecs
 
 for s in tests/suites/*.sh; do

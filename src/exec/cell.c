@@ -16,6 +16,7 @@
 #include "cell_int.h"
 #include "seccomp.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -27,6 +28,8 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -127,6 +130,9 @@ static int check_kernel(struct rc_err *err)
 		return rc_err_set(err, -r, "cannot create the cell's "
 				  "namespaces: %s", strerror(-r));
 	}
+	if (prctl(PR_GET_SECCOMP, 0, 0, 0, 0) < 0 && errno == EINVAL)
+		return rc_err_set(err, ENOSYS,
+				  "the kernel has no seccomp (CONFIG_SECCOMP)");
 	if (syscall(SYS_mount_setattr, -1, "", 0, &a, sizeof(a)) < 0 &&
 	    errno == ENOSYS)
 		return rc_err_set(err, ENOSYS,
@@ -239,11 +245,11 @@ static void check_kill_bug(struct cell_runtime *rt)
 	cg_kill_probe_done(rt->cg, fd, pid > 0 && WIFSIGNALED(ws));
 }
 
-/* Make the mount points a cell needs in the root if they are missing
- * (for "/" that creates /work on the host once: an empty folder). */
+/* Make the mount points a cell needs in a root if they are missing.  For
+ * the host's root that is at most an empty /work, once. */
 static int ensure_mountpoints(const char *root, struct rc_err *err)
 {
-	static const char *const dirs[] = { "proc", "dev", "tmp", "work" };
+	static const char *const dirs[] = { "proc", "dev", "tmp", "run", "work" };
 	char path[PATH_MAX];
 	struct stat st;
 
@@ -259,6 +265,26 @@ static int ensure_mountpoints(const char *root, struct rc_err *err)
 					  root, dirs[i], strerror(errno));
 	}
 	return 0;
+}
+
+/* The work folder's place in a cell: /work, unless the root's /work holds
+ * something (a host keeping its projects there), which a mount would hide;
+ * then /run/work, in the cell's private /run. */
+static const char *work_path_for(const char *root)
+{
+	char path[PATH_MAX];
+	struct dirent *e;
+	bool empty = true;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "%s/work", strcmp(root, "/") == 0 ? "" : root);
+	d = opendir(path);
+	while (d && (e = readdir(d)))
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+			empty = false;
+	if (d)
+		closedir(d);
+	return empty ? "/work" : "/run/work";
 }
 
 /* A short, stable name for the runtime's cgroups, so that two services
@@ -302,7 +328,7 @@ int cell_runtime_open(const struct cell_runtime_config *cfg,
 	if (mkdir_p(rt->stage_dir, 0700, err) < 0 ||
 	    mkdir_p(rt->slots_dir, 0700, err) < 0)
 		goto out;
-	fd = open(rt->hidden_file, O_WRONLY | O_CREAT | O_CLOEXEC, 0);
+	fd = open(rt->hidden_file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0);
 	if (fd < 0 || fchmod(fd, 0) < 0) {
 		rc_err_set(err, errno, "cannot create %s: %s", rt->hidden_file,
 			   strerror(errno));
@@ -323,6 +349,15 @@ int cell_runtime_open(const struct cell_runtime_config *cfg,
 	}
 	if (ensure_mountpoints("/", err) < 0)
 		goto out;
+	rt->work_path = xstrdup(work_path_for("/"));
+	{
+		char *r = realpath("/etc/resolv.conf", NULL);
+
+		if (r && str_has_prefix(r, "/run/"))
+			rt->resolv_in_run = r;
+		else
+			free(r);
+	}
 
 	name = cgroup_name(rt->state_dir);
 	if (cg_open(cfg->cgroup_root, name, rt->slots, &rt->cg, err) < 0)
@@ -333,9 +368,9 @@ int cell_runtime_open(const struct cell_runtime_config *cfg,
 		goto out;
 	snprintf(rt->desc, sizeof(rt->desc),
 		 "%s; %d slots with pooled network namespaces; seccomp filter "
-		 "of %u instructions; cells run as %u:%u",
+		 "of %u instructions; cells run as %u:%u in %s",
 		 cg_describe(rt->cg), rt->slots, (unsigned)rt->prog.len,
-		 (unsigned)rt->uid, (unsigned)rt->gid);
+		 (unsigned)rt->uid, (unsigned)rt->gid, rt->work_path);
 	*out = rt;
 	rt = NULL;
 	ret = 0;
@@ -356,6 +391,8 @@ void cell_runtime_close(struct cell_runtime *rt)
 	cell_seccomp_free(&rt->prog);
 	cg_close(rt->cg);
 	strv_free(rt->hidden);
+	free(rt->work_path);
+	free(rt->resolv_in_run);
 	free(rt->state_dir);
 	free(rt->stage_dir);
 	free(rt->slots_dir);
@@ -366,6 +403,11 @@ void cell_runtime_close(struct cell_runtime *rt)
 const char *cell_runtime_describe(const struct cell_runtime *rt)
 {
 	return rt->desc;
+}
+
+const char *cell_runtime_work_path(const struct cell_runtime *rt)
+{
+	return rt->work_path;
 }
 
 int cell_runtime_remove_cgroups(struct cell_runtime *rt)
@@ -419,6 +461,7 @@ static void plan_free(struct cell_plan *p)
 	free(p->dst_proc);
 	free(p->dst_dev);
 	free(p->dst_tmp);
+	free(p->dst_run);
 	free(p->dst_work);
 	for (size_t i = 0; i < p->n_mnts; i++) {
 		free(p->mnts[i].src);
@@ -428,13 +471,16 @@ static void plan_free(struct cell_plan *p)
 }
 
 static void plan_add(struct cell_plan *p, enum cell_mnt_kind kind, char *src,
-		     const char *stage, const char *path)
+		     bool src_is_dir, const char *path)
 {
+	struct cell_mnt *m;
+
 	p->mnts = xrealloc(p->mnts, (p->n_mnts + 1) * sizeof(*p->mnts));
-	p->mnts[p->n_mnts].kind = kind;
-	p->mnts[p->n_mnts].src = src;
-	p->mnts[p->n_mnts].dst = xasprintf("%s%s", stage, path);
-	p->n_mnts++;
+	m = &p->mnts[p->n_mnts++];
+	m->kind = kind;
+	m->src = src;
+	m->src_is_dir = src_is_dir;
+	m->dst = xasprintf("%s%s", p->stage, path);
 }
 
 /* Everything the child will need, as ready-made strings. */
@@ -444,20 +490,26 @@ static int plan_build(struct cell_runtime *rt, const struct cell_spec *spec,
 	const struct isolation *iso = spec->iso;
 	const struct resources *res = spec->res;
 	const char *root = iso && iso->root ? iso->root : "/";
-	const char *rp = strcmp(root, "/") == 0 ? "" : root;
 	/* /tmp and /dev/shm: half the memory limit (their pages count
 	 * against it, so a full /tmp is ENOSPC rather than an OOM kill). */
 	int64_t tmp = res && res->memory > 0 ? res->memory / 2
 					     : CELL_DEFAULT_TMPFS;
-	char path[PATH_MAX];
 	struct stat st;
 
 	p->root_src = root;
 	p->stage = rt->stage_dir;
+	p->stage_len = strlen(rt->stage_dir);
+	p->work_path = rt->work_path;
+	if (iso && iso->root) {
+		if (ensure_mountpoints(root, err) < 0)
+			return -1;
+		p->work_path = work_path_for(root);
+	}
 	p->dst_proc = xasprintf("%s/proc", rt->stage_dir);
 	p->dst_dev = xasprintf("%s/dev", rt->stage_dir);
 	p->dst_tmp = xasprintf("%s/tmp", rt->stage_dir);
-	p->dst_work = xasprintf("%s/work", rt->stage_dir);
+	p->dst_run = xasprintf("%s/run", rt->stage_dir);
+	p->dst_work = xasprintf("%s%s", rt->stage_dir, p->work_path);
 	p->work_src = spec->work_dir;
 	p->hidden_file = rt->hidden_file;
 	snprintf(p->tmpfs_opts, sizeof(p->tmpfs_opts),
@@ -470,33 +522,26 @@ static int plan_build(struct cell_runtime *rt, const struct cell_spec *spec,
 	p->prog = &rt->prog;
 	p->argv = spec->argv;
 	p->env = spec->env;
-	if (iso && iso->root && ensure_mountpoints(root, err) < 0)
-		return -1;
 
+	/* Writable paths by their real host names; the child makes their
+	 * mount points where the cell's own tmpfs (/tmp, /run) has none. */
 	for (char **w = iso ? iso->writable : NULL; w && *w; w++) {
 		char *real = realpath(*w, NULL);
 
-		if (!real)
+		if (!real || stat(real, &st) < 0) {
+			free(real);
 			return rc_err_set(err, errno, "writable path %s: %s", *w,
 					  strerror(errno));
-		snprintf(path, sizeof(path), "%s%s", rp, real);
-		if (stat(path, &st) < 0) {
-			free(real);
-			return rc_err_set(err, ENOENT,
-					  "writable path %s does not exist in "
-					  "the cell's root %s", *w, root);
 		}
-		plan_add(p, CELL_MNT_BIND_RW, xstrdup(real), rt->stage_dir, real);
-		free(real);
+		plan_add(p, CELL_MNT_BIND_RW, real, S_ISDIR(st.st_mode), real);
 	}
-	for (char **h = rt->hidden; *h; h++) {
-		snprintf(path, sizeof(path), "%s%s", rp, *h);
-		if (stat(path, &st) < 0)
-			continue;
-		plan_add(p, S_ISDIR(st.st_mode) ? CELL_MNT_HIDE_DIR
-						: CELL_MNT_HIDE_FILE,
-			 NULL, rt->stage_dir, *h);
-	}
+	/* A resolver configuration kept in /run (systemd-resolved) would be
+	 * lost under the cell's private /run: bring that one file along. */
+	if (iso && iso->network && !iso->root && rt->resolv_in_run)
+		plan_add(p, CELL_MNT_BIND_RO, xstrdup(rt->resolv_in_run), false,
+			 rt->resolv_in_run);
+	for (char **h = rt->hidden; *h; h++)
+		plan_add(p, CELL_MNT_HIDE, NULL, false, *h);
 	return 0;
 }
 
@@ -575,9 +620,12 @@ int cell_spawn(struct cell_runtime *rt, const struct cell_spec *spec,
 		goto fail;
 	/* The cell's user must be able to write its work folder. */
 	if (stat(spec->work_dir, &wst) < 0 || !S_ISDIR(wst.st_mode)) {
-		rc_err_set(err, errno ? errno : ENOTDIR,
-			   "work folder %s: %s", spec->work_dir,
-			   strerror(errno ? errno : ENOTDIR));
+		int e = errno;
+
+		if (e == 0 || access(spec->work_dir, F_OK) == 0)
+			e = ENOTDIR;
+		rc_err_set(err, e, "work folder %s: %s", spec->work_dir,
+			   strerror(e));
 		goto fail;
 	}
 	if ((wst.st_uid != rt->uid || wst.st_gid != rt->gid) &&
@@ -587,8 +635,10 @@ int cell_spawn(struct cell_runtime *rt, const struct cell_spec *spec,
 		goto fail;
 	}
 
-	if (pipe2(sync_p, O_CLOEXEC) < 0 || pipe2(err_p, O_CLOEXEC) < 0 ||
-	    pipe2(stat_p, O_CLOEXEC) < 0) {
+	/* The sync channel is a socket so that telling a child that has
+	 * already died is EPIPE, not a SIGPIPE for the supervisor. */
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sync_p) < 0 ||
+	    pipe2(err_p, O_CLOEXEC) < 0 || pipe2(stat_p, O_CLOEXEC) < 0) {
 		rc_err_set(err, errno, "pipe: %s", strerror(errno));
 		goto fail;
 	}
@@ -632,13 +682,18 @@ int cell_spawn(struct cell_runtime *rt, const struct cell_spec *spec,
 		rc_err_wrap(err, "cannot put the cell in its cgroup");
 		goto kill;
 	}
-	if (write(sync_p[1], "x", 1) != 1) {
-		rc_err_set(err, errno, "cannot release the cell: %s",
-			   strerror(errno));
-		goto kill;
-	}
+	/* If the child failed while building the cell it is gone and the
+	 * send fails; its report says why. */
+	(void)send(sync_p[1], "x", 1, MSG_NOSIGNAL);
 	if (read_report(err_p[0], spec, err) < 0)
 		goto reap;
+	if (waitpid(pid, &ws, WNOHANG) == pid) {
+		rc_err_set(err, EIO, "the cell died while being set up (%s)",
+			   WIFSIGNALED(ws) ? strsignal(WTERMSIG(ws))
+					   : "no report");
+		pid = -1;
+		goto reap;
+	}
 
 	close_fd(&sync_p[1]);
 	close_fd(&err_p[0]);
@@ -655,7 +710,7 @@ int cell_spawn(struct cell_runtime *rt, const struct cell_spec *spec,
 kill:
 	(void)pidfd_signal(pidfd, SIGKILL);
 reap:
-	while (waitpid(pid, &ws, 0) < 0 && errno == EINTR)
+	while (pid > 0 && waitpid(pid, &ws, 0) < 0 && errno == EINTR)
 		;
 	if (cg_slot_nprocs(&st->cg) > 0)
 		(void)cg_slot_kill(&st->cg);

@@ -87,6 +87,11 @@ void cell_runtime_close(struct cell_runtime *rt);
  * the service's start-up log.  Borrowed string. */
 const char *cell_runtime_describe(const struct cell_runtime *rt);
 
+/* The work folder's path inside cells (the cwd): "/work", or "/run/work"
+ * on hosts whose own /work is not empty (a mount there would hide it).
+ * Borrowed string. */
+const char *cell_runtime_work_path(const struct cell_runtime *rt);
+
 /*
  * Start a cell.  Returns 0 once argv[0] has been exec'd inside it, -1 with
  * a message if the cell could not be built or the program could not be

@@ -130,12 +130,93 @@ static void make_dev(const struct cell_plan *p)
 		fail(errno, 0, "creating /dev/shm");
 }
 
+/* Make a mount point at path (under the stage) and the folders above it,
+ * where they are missing: possible in the cell's own tmpfs mounts, not in
+ * the read-only root.  Returns 0 or -errno. */
+static int make_point(const char *path, bool dir)
+{
+	char buf[PATH_MAX];
+	size_t n = strlen(path);
+	int fd;
+
+	if (n >= sizeof(buf))
+		return -ENAMETOOLONG;
+	memcpy(buf, path, n + 1);
+	for (char *s = buf + 1; *s; s++) {
+		if (*s != '/')
+			continue;
+		*s = '\0';
+		if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+			return -errno;
+		*s = '/';
+	}
+	if (dir)
+		return mkdir(buf, 0755) < 0 && errno != EEXIST ? -errno : 0;
+	fd = open(buf, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -errno;
+	close(fd);
+	return 0;
+}
+
+/* Bind src at dst (making dst if it is missing), read-write or not;
+ * always nosuid and nodev. */
+static void bind_at(const struct cell_plan *p, const struct cell_mnt *m,
+		    bool rw)
+{
+	const char *in_cell = m->dst + p->stage_len;
+	struct stat st;
+	int r;
+
+	if (stat(m->dst, &st) < 0) {
+		r = make_point(m->dst, m->src_is_dir);
+		if (r < 0)
+			fail(-r, 0, "the path %s does not exist in the cell's "
+			     "root and cannot be made there", in_cell);
+	}
+	if (mount(m->src, m->dst, NULL, MS_BIND | MS_REC, NULL) < 0)
+		fail(errno, 0, "binding %s", in_cell);
+	setattr_or_fail(m->dst, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
+			(rw ? 0 : MOUNT_ATTR_RDONLY), "restricting a bound path");
+}
+
+/* Cover dst if it exists in the cell: an empty, unreadable, read-only
+ * tmpfs over a folder, the empty mode-000 file over anything else. */
+static void hide(const struct cell_plan *p, const struct cell_mnt *m)
+{
+	struct stat st;
+
+	if (lstat(m->dst, &st) < 0 || S_ISLNK(st.st_mode))
+		return;
+	if (S_ISDIR(st.st_mode)) {
+		mount_or_fail("tmpfs", m->dst, "tmpfs",
+			      MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+			      "size=4k,nr_inodes=1,mode=000", "hiding a folder");
+		return;
+	}
+	mount_or_fail(p->hidden_file, m->dst, NULL, MS_BIND, NULL,
+		      "hiding a file");
+	mount_or_fail(NULL, m->dst, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY |
+		      MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL, "hiding a file");
+}
+
 /* The filesystem view; see cell.h.  The root is bound recursively onto
  * the stage and made read-only, nosuid and nodev in one mount_setattr
- * call (the whole subtree at once, Linux 5.12); then the private mounts
- * go on top, and pivot_root makes the stage "/". */
+ * call (the whole subtree at once, Linux 5.12); the host's /proc, /dev,
+ * /tmp and /run copies are detached and replaced by the cell's own; then
+ * the work folder, the writable paths and the hidden ones go on top, and
+ * pivot_root makes the stage "/".
+ *
+ * /run is private because a read-only mount does not stop connect() on a
+ * unix socket: the host's /run holds sockets such as munge's, D-Bus's or
+ * PostgreSQL's. */
 static void make_root(const struct cell_plan *p)
 {
+	struct cell_mnt work = {
+		.kind = CELL_MNT_BIND_RW, .src_is_dir = true,
+		.src = (char *)p->work_src, .dst = p->dst_work,
+	};
+
 	mount_or_fail(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL,
 		      "making the mount tree private");
 	mount_or_fail(p->root_src, p->stage, NULL, MS_BIND | MS_REC, NULL,
@@ -143,49 +224,30 @@ static void make_root(const struct cell_plan *p)
 	setattr_or_fail(p->stage, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID |
 			MOUNT_ATTR_NODEV, "making the root read-only");
 
-	/* The host's /proc and /dev came along with the root: detach them
-	 * (and everything below them) rather than only cover them. */
 	(void)umount2(p->dst_proc, MNT_DETACH);
 	(void)umount2(p->dst_dev, MNT_DETACH);
+	(void)umount2(p->dst_tmp, MNT_DETACH);
+	(void)umount2(p->dst_run, MNT_DETACH);
 	/* Mounted after the PID namespace was made: shows the cell only. */
 	mount_or_fail("proc", p->dst_proc, "proc",
 		      MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL, "mounting /proc");
 	make_dev(p);
 	mount_or_fail("tmpfs", p->dst_tmp, "tmpfs", MS_NOSUID | MS_NODEV,
 		      p->tmpfs_opts, "mounting /tmp");
-	mount_or_fail(p->work_src, p->dst_work, NULL, MS_BIND | MS_REC, NULL,
-		      "binding the work folder");
-	setattr_or_fail(p->dst_work, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
-			"setting nosuid on the work folder");
+	mount_or_fail("tmpfs", p->dst_run, "tmpfs",
+		      MS_NOSUID | MS_NODEV | MS_NOEXEC,
+		      "mode=755,size=4m,nr_inodes=4096", "mounting /run");
+	bind_at(p, &work, true);
 
 	/* Writable paths first, hidden ones last: nothing declared writable
 	 * can uncover the service's own files. */
 	for (size_t i = 0; i < p->n_mnts; i++) {
 		const struct cell_mnt *m = &p->mnts[i];
 
-		switch (m->kind) {
-		case CELL_MNT_BIND_RW:
-			mount_or_fail(m->src, m->dst, NULL, MS_BIND | MS_REC,
-				      NULL, "binding a writable path");
-			setattr_or_fail(m->dst, MOUNT_ATTR_NOSUID |
-					MOUNT_ATTR_NODEV,
-					"setting nosuid on a writable path");
-			break;
-		case CELL_MNT_HIDE_DIR:
-			mount_or_fail("tmpfs", m->dst, "tmpfs",
-				      MS_RDONLY | MS_NOSUID | MS_NODEV |
-				      MS_NOEXEC, "size=4k,nr_inodes=1,mode=000",
-				      "hiding a folder");
-			break;
-		case CELL_MNT_HIDE_FILE:
-			mount_or_fail(p->hidden_file, m->dst, NULL, MS_BIND,
-				      NULL, "hiding a file");
-			mount_or_fail(NULL, m->dst, NULL,
-				      MS_REMOUNT | MS_BIND | MS_RDONLY |
-				      MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL,
-				      "hiding a file");
-			break;
-		}
+		if (m->kind == CELL_MNT_HIDE)
+			hide(p, m);
+		else
+			bind_at(p, m, m->kind == CELL_MNT_BIND_RW);
 	}
 
 	if (chdir(p->stage) < 0)
@@ -194,8 +256,8 @@ static void make_root(const struct cell_plan *p)
 		fail(errno, 0, "pivot_root");
 	if (umount2(".", MNT_DETACH) < 0)
 		fail(errno, 0, "detaching the old root");
-	if (chdir("/work") < 0)
-		fail(errno, 0, "entering /work");
+	if (chdir(p->work_path) < 0)
+		fail(errno, 0, "entering %s", p->work_path);
 }
 
 static void set_limit(int res, rlim_t v, const char *name)
@@ -367,6 +429,10 @@ _Noreturn void cell_child_main(const struct cell_plan *p)
 	pfd.events = POLLIN;
 	if (poll(&pfd, 1, 0) > 0 && (pfd.revents & (POLLHUP | POLLERR)))
 		_exit(127);
+	/* The init is a copy of the supervisor's memory: nobody in the cell
+	 * may read it through /proc (the uid change cleared it already). */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		fail(errno, 0, "clearing the dumpable flag");
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		fail(errno, 0, "setting no_new_privs");
 	{

@@ -26,6 +26,10 @@ struct cell_runtime {
 				   over hidden files */
 	char *slots_dir;        /* <state_dir>/slots: N.lock per slot */
 	char **hidden;          /* resolved host paths to cover */
+	char *work_path;        /* the work folder inside cells: /work, or
+				   /run/work where the root's /work is in use */
+	char *resolv_in_run;    /* /etc/resolv.conf's target when it lives
+				   in /run (systemd-resolved), else NULL */
 	int slots;
 	uid_t uid;
 	gid_t gid;
@@ -44,11 +48,17 @@ struct cell_state {
 	struct cg_slot cg;
 };
 
-enum cell_mnt_kind { CELL_MNT_BIND_RW, CELL_MNT_HIDE_DIR, CELL_MNT_HIDE_FILE };
+enum cell_mnt_kind {
+	CELL_MNT_BIND_RW,       /* src bound read-write at dst */
+	CELL_MNT_BIND_RO,       /* src bound read-only at dst */
+	CELL_MNT_HIDE,          /* dst covered, if it exists in the cell */
+};
 
 struct cell_mnt {
 	enum cell_mnt_kind kind;
-	char *src;              /* host path (bind) */
+	bool src_is_dir;        /* binds: whether to make a folder or a file
+				   as the mount point when dst is missing */
+	char *src;              /* host path (binds) */
 	char *dst;              /* path under the stage */
 };
 
@@ -57,10 +67,12 @@ struct cell_mnt {
 struct cell_plan {
 	const char *root_src;   /* iso->root or "/" */
 	const char *stage;
-	char *dst_proc, *dst_dev, *dst_tmp, *dst_work;
+	char *dst_proc, *dst_dev, *dst_tmp, *dst_run, *dst_work;
+	const char *work_path;  /* dst_work without the stage: the cwd */
 	const char *work_src;
 	char tmpfs_opts[96];
 	char devfs_opts[96];
+	size_t stage_len;       /* strlen(stage) */
 	struct cell_mnt *mnts;
 	size_t n_mnts;
 	const char *hidden_file;

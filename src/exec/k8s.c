@@ -632,6 +632,7 @@ static int k8s_start(struct executor *ex, const struct exec_spec *spec,
 	j->timeout_ms = spec->res ? spec->res->timeout_ms : 0;
 	j->start_ms = time_now_ms();
 	j->handle_known = true;
+	j->limits_known = true;
 
 	job = job_new(k, spec, &o, log_base);
 	path = job_path(o.ns, NULL);
@@ -654,6 +655,7 @@ static int k8s_start(struct executor *ex, const struct exec_spec *spec,
 			goto out;
 		}
 		free(p);
+		j->limits_known = false; /* its annotations tell */
 		owner = label_of(r.body, K8S_LABEL_RUN);
 		if (r.status != 200 || !owner ||
 		    strcmp(owner, spec->run_id) != 0) {

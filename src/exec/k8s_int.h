@@ -49,6 +49,8 @@ struct kjob {
 	bool handle_known;             /* attach had a handle: a missing Job
 					  was submitted and is gone */
 	bool synced;                   /* got the Job object at least once */
+	bool limits_known;             /* log base/cap and timeout from the
+					  spec, not the Job's annotations */
 	bool reported_running;
 	bool timeout_deleted;          /* deleted by runcell's timeout */
 	int64_t timeout_ms;            /* 0 = none */

@@ -481,6 +481,8 @@ static void job_first_sight(struct kjob *j, json_t *job)
 	int64_t x;
 
 	j->synced = true;
+	if (j->limits_known)
+		ann = NULL;
 	if ((v = str_at(ann, K8S_ANN_LOG_BASE, NULL)) &&
 	    parse_int64(v, 0, INT64_MAX, &x) == 0)
 		j->log_base = x;

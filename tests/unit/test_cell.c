@@ -40,6 +40,9 @@ static char secret_dir[PATH_MAX + 32], secret_file[PATH_MAX + 32];
 static char visible_file[PATH_MAX + 32], shared_dir[PATH_MAX + 32];
 static char open_dir[PATH_MAX + 32];
 static char last_work[PATH_MAX];    /* work folder of the last probe_run */
+static char tmp_base[PATH_MAX];     /* /tmp/runcell-test-cell-PID (host) */
+static char tmp_secret[PATH_MAX + 32], tmp_pub[PATH_MAX + 32];
+static const char *wp;              /* the work folder inside cells */
 
 /* ---- helpers ---- */
 
@@ -284,7 +287,7 @@ static bool mount_ro(json_t *m)
 static int group_setup(void **state)
 {
 	char exe[PATH_MAX], *slash, *state_dir;
-	char *hidden[3];
+	char *hidden[4];
 	struct cell_runtime_config cfg = { 0 };
 	struct rc_err e;
 	ssize_t n;
@@ -335,10 +338,22 @@ static int group_setup(void **state)
 	mkdir(open_dir, 0777);
 	chmod(open_dir, 0777);
 
+	/* Host paths under /tmp, which a cell has its own of. */
+	snprintf(tmp_base, sizeof(tmp_base), "/tmp/runcell-test-cell-%d",
+		 (int)getpid());
+	snprintf(tmp_secret, sizeof(tmp_secret), "%s/secret", tmp_base);
+	snprintf(tmp_pub, sizeof(tmp_pub), "%s/pub", tmp_base);
+	rm_rf(tmp_base);
+	mkdir(tmp_base, 0755);
+	mkdir(tmp_secret, 0755);
+	mkdir(tmp_pub, 0777);
+	chmod(tmp_pub, 0777);
+
 	state_dir = xasprintf("%s/state", base);
 	hidden[0] = secret_dir;
 	hidden[1] = secret_file;
-	hidden[2] = NULL;
+	hidden[2] = tmp_secret;
+	hidden[3] = NULL;
 	cfg.state_dir = state_dir;
 	cfg.run_user = "runcell";
 	cfg.hidden = hidden;
@@ -349,6 +364,7 @@ static int group_setup(void **state)
 		return -1;
 	}
 	free(state_dir);
+	wp = cell_runtime_work_path(rt);
 	print_message("runtime: %s\n", cell_runtime_describe(rt));
 	(void)state;
 	return 0;
@@ -361,6 +377,7 @@ static int group_teardown(void **state)
 	cell_runtime_close(rt);
 	rt = NULL;
 	rm_rf(base);
+	rm_rf(tmp_base);
 	(void)state;
 	return 0;
 }
@@ -408,7 +425,7 @@ static void test_identity(void **state)
 	assert_string_equal(jget_str(j, "SigBlk"), "0000000000000000");
 	assert_string_equal(jget_str(j, "SigIgn"), "0000000000000000");
 	assert_string_equal(jget_str(j, "hostname"), "runcell");
-	assert_string_equal(jget_str(j, "cwd"), "/work");
+	assert_string_equal(jget_str(j, "cwd"), wp);
 	assert_int_equal(jget_int(j, "envc"), 1);
 	assert_int_equal(jget_int(j, "rlimits.core"), 0);
 	assert_int_equal(jget_int(j, "rlimits.nofile"), 1024);
@@ -429,13 +446,15 @@ static void test_identity(void **state)
 	assert_false(mount_ro(p));
 	assert_non_null(p = find_mount(j, "/dev"));
 	assert_string_equal(json_string_value(json_object_get(p, "fs")), "tmpfs");
-	assert_non_null(p = find_mount(j, "/work"));
+	assert_non_null(p = find_mount(j, wp));
 	assert_false(mount_ro(p));
+	assert_non_null(p = find_mount(j, "/run"));
+	assert_string_equal(json_string_value(json_object_get(p, "fs")), "tmpfs");
 	/* Every other mount of the host came along read-only. */
 	json_array_foreach(json_object_get(j, "mounts"), i, p) {
 		const char *d = json_string_value(json_object_get(p, "dir"));
 
-		if (strcmp(d, "/tmp") && strcmp(d, "/work") &&
+		if (strcmp(d, "/tmp") && strcmp(d, wp) && strcmp(d, "/run") &&
 		    strcmp(d, "/dev") && strcmp(d, "/proc") &&
 		    !str_has_prefix(d, "/proc/"))
 			assert_true(mount_ro(p));
@@ -455,12 +474,12 @@ static void test_filesystem(void **state)
 	char *writable[] = { sh, NULL };
 	struct isolation iso = { .writable = writable };
 	const char *args[] = {
-		"--check", "/etc", "--check", "/usr/bin", "--check", "/work",
+		"--check", "/etc", "--check", "/usr/bin", "--check", wp,
 		"--check", "/tmp", "--check", "/dev/shm", "--check", "/dev/null",
 		"--check", secret_dir, "--check", secret_file,
 		"--check", visible_file, "--check", shared_dir,
 		"--check", open_dir,
-		"--fill", "/work/out.bin", "1", NULL,
+		"--fill", "out.bin", "1", NULL,
 	};
 	struct cell_usage u;
 	char *k;
@@ -478,7 +497,7 @@ static void test_filesystem(void **state)
 	PATH_IS("/etc", "read", "ok");
 	PATH_IS("/etc", "write", "EROFS");
 	PATH_IS("/usr/bin", "write", "EROFS");
-	PATH_IS("/work", "write", "ok");
+	PATH_IS(wp, "write", "ok");
 	PATH_IS("/tmp", "write", "ok");
 	PATH_IS("/dev/shm", "write", "ok");
 	PATH_IS("/dev/null", "write", "ok");
@@ -537,6 +556,57 @@ static int listen_loopback(int *fd)
 	return ntohs(sa.sin_port);
 }
 
+/* What the probe reported for --check path: "read", "write" or "stat". */
+static const char *path_result(json_t *j, const char *path, const char *what)
+{
+	json_t *p = json_object_get(json_object_get(j, "paths"), path);
+
+	return json_string_value(json_object_get(p, what));
+}
+
+static void test_private_mounts(void **state)
+{
+	char *wrote = xasprintf("%s/wrote-here", tmp_pub);
+	char *writable1[] = { tmp_pub, NULL };
+	char *writable2[] = { tmp_base, NULL };
+	struct isolation iso1 = { .writable = writable1 };
+	struct isolation iso2 = { .writable = writable2 };
+	const char *args[] = {
+		"--check", tmp_pub, "--check", tmp_secret, "--check", "/run",
+		"--check", "/run/munge", "--fill", wrote, "1", NULL,
+	};
+	struct cell_usage u;
+	struct stat st;
+	json_t *j;
+	int status;
+
+	/* A writable path under /tmp gets a mount point in the cell's own
+	 * /tmp; a hidden path there is simply absent; the host's /run (and
+	 * the sockets in it) is not there. */
+	j = probe_run(args, NULL, &iso1, NULL, &status, &u);
+	assert_non_null(j);
+	assert_true(WIFEXITED(status));
+	assert_string_equal(path_result(j, tmp_pub, "write"), "ok");
+	assert_string_equal(path_result(j, tmp_secret, "stat"), "ENOENT");
+	assert_string_equal(path_result(j, "/run", "read"), "ok");
+	assert_string_equal(path_result(j, "/run", "write"), "EACCES");
+	assert_string_equal(path_result(j, "/run/munge", "stat"), "ENOENT");
+	assert_int_equal(jget_int(j, "fill.bytes"), 1 << 20);
+	json_decref(j);
+	assert_int_equal(stat(wrote, &st), 0);     /* on the host */
+	assert_int_equal(st.st_size, 1 << 20);
+
+	/* The host folder holding the hidden one made writable: the hidden
+	 * folder is still covered. */
+	j = probe_run(args, NULL, &iso2, NULL, &status, &u);
+	assert_non_null(j);
+	assert_string_equal(path_result(j, tmp_pub, "write"), "ok");
+	assert_string_equal(path_result(j, tmp_secret, "read"), "EACCES");
+	json_decref(j);
+	free(wrote);
+	(void)state;
+}
+
 static void test_network(void **state)
 {
 	struct isolation iso = { .network = true };
@@ -569,6 +639,58 @@ static void test_network(void **state)
 	assert_true(lo_up);
 	json_decref(j);
 	close(lfd);
+	(void)state;
+}
+
+static void test_custom_root(void **state)
+{
+	static const char *const libs[] = {
+		"/lib/x86_64-linux-gnu/libc.so.6", "/lib64/ld-linux-x86-64.so.2",
+	};
+	char *root = xasprintf("%s/rootfs", base);
+	char *argv[] = { "/cellprobe", "--check", "/", "--check", "/etc",
+			 "--check", "/work", NULL };
+	struct isolation iso = { .root = root };
+	struct tcell t;
+	struct rc_err e;
+	json_t *j;
+	int status;
+
+	for (size_t i = 0; i < sizeof(libs) / sizeof(libs[0]); i++) {
+		char *to, *dir;
+
+		if (access(libs[i], R_OK) < 0) {
+			print_message("skipped: no %s\n", libs[i]);
+			free(root);
+			skip();
+		}
+		to = xasprintf("%s%s", root, libs[i]);
+		dir = xstrndup(to, (size_t)(strrchr(to, '/') - to));
+		assert_int_equal(mkdir_p(dir, 0755, &e), 0);
+		copy_file(libs[i], to, 0755);
+		free(dir);
+		free(to);
+	}
+	{
+		char *to = xasprintf("%s/cellprobe", root);
+
+		copy_file(probe, to, 0755);
+		free(to);
+	}
+	/* The mount points (proc, dev, tmp, work) are made by the runtime. */
+	assert_int_equal(tcell_start(&t, argv, NULL, &iso, NULL, &e), 0);
+	status = tcell_finish(&t, NULL, 10000);
+	assert_true(WIFEXITED(status));
+	j = json_loads(t.text.data ? t.text.data : "", 0, NULL);
+	assert_non_null(j);
+	assert_string_equal(path_result(j, "/", "write"), "EROFS");
+	assert_string_equal(path_result(j, "/etc", "stat"), "ENOENT");
+	assert_string_equal(path_result(j, "/work", "write"), "ok");
+	assert_string_equal(jget_str(j, "cwd"), "/work");
+	assert_int_equal(jget_int(j, "pid"), 2);
+	json_decref(j);
+	tcell_clear(&t);
+	free(root);
 	(void)state;
 }
 
@@ -844,6 +966,32 @@ static void test_exec_failure(void **state)
 	(void)state;
 }
 
+static void test_setup_failure(void **state)
+{
+	char *root = xasprintf("%s/rootfs-empty", base);
+	char *writable[] = { shared_dir, NULL };
+	struct isolation iso = { .root = root, .writable = writable };
+	char *argv[] = { "/bin/true", NULL };
+	struct tcell t;
+	struct rc_err e;
+	int ws;
+
+	/* The writable path is not in this root and the root is read-only:
+	 * the child fails while building the cell.  The supervisor gets a
+	 * message saying why (and no SIGPIPE), and nothing is left. */
+	assert_int_equal(mkdir(root, 0755), 0);
+	assert_int_equal(tcell_start(&t, argv, NULL, &iso, NULL, &e), -1);
+	print_message("%s\n", e.msg);
+	assert_non_null(strstr(e.msg, "does not exist in the cell's root"));
+	assert_non_null(strstr(e.msg, shared_dir));
+	assert_int_equal(e.errnum, EROFS);
+	tcell_clear(&t);
+	assert_int_equal(waitpid(-1, &ws, WNOHANG), -1);
+	assert_slots_free();
+	free(root);
+	(void)state;
+}
+
 static void test_exit_code_env_path(void **state)
 {
 	char *argv[] = { "sh", "-c", "test \"$GREETING\" = hi && exit 7", NULL };
@@ -935,7 +1083,7 @@ static void test_crashed_supervisor(void **state)
 
 static void test_slot_reuse_clean(void **state)
 {
-	const char *big[] = { "--fill", "/work/big", "200", NULL };
+	const char *big[] = { "--fill", "big", "200", NULL };
 	const char *none[] = { NULL };
 	struct resources res = { .memory = 512 << 20 };
 	struct cell_usage u;
@@ -1207,7 +1355,9 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_identity),
 		cmocka_unit_test(test_filesystem),
+		cmocka_unit_test(test_private_mounts),
 		cmocka_unit_test(test_network),
+		cmocka_unit_test(test_custom_root),
 		cmocka_unit_test(test_memory_hog),
 		cmocka_unit_test(test_tmp_capped),
 		cmocka_unit_test(test_fork_bomb),
@@ -1219,6 +1369,7 @@ int main(void)
 		cmocka_unit_test(test_syscalls_refused),
 		cmocka_unit_test(test_foreign_arch_killed),
 		cmocka_unit_test(test_exec_failure),
+		cmocka_unit_test(test_setup_failure),
 		cmocka_unit_test(test_exit_code_env_path),
 		cmocka_unit_test(test_slots_exclusive),
 		cmocka_unit_test(test_crashed_supervisor),

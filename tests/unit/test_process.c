@@ -83,8 +83,8 @@ static void on_event(void *ctx, const struct exec_event *ev)
 	pthread_mutex_unlock(&r->mu);
 }
 
-/* Wait for an event of run_id matching want (RUN_RUNNING, or any terminal
- * state when want is RUN_SUCCEEDED..RUN_LOST and terminal is true). */
+/* Wait up to timeout_ms for run_id's running event (terminal false) or its
+ * terminal event (terminal true); copy it to *out. */
 static bool wait_event(struct recorder *r, const char *run_id, bool terminal,
 		       int timeout_ms, struct rec_event *out)
 {
