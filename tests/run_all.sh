@@ -15,9 +15,13 @@ done
 run_suite "blackbox api (process)" python3 tests/blackbox/test_api.py process
 run_suite "blackbox api (sandbox)" python3 tests/blackbox/test_api.py sandbox
 run_suite "blackbox lifecycle (process)" python3 tests/blackbox/test_lifecycle.py process
+run_suite "blackbox lifecycle (sandbox)" python3 tests/blackbox/test_lifecycle.py sandbox
 run_suite "blackbox schedules, webhooks, notifications" python3 tests/blackbox/test_schedule.py
 
+run_suite "blackbox runs (process)" python3 tests/blackbox/test_runs.py process
+run_suite "blackbox runs (sandbox)" python3 tests/blackbox/test_runs.py sandbox
 run_suite "slurm (real single-node cluster)" sh tests/slurm/run.sh build/test_slurm
+run_suite "blackbox runs (slurm)" sh tests/slurm/run.sh python3 tests/blackbox/test_runs.py slurm
 run_suite "ecs (moto + recorded answers)" sh tests/ecs/run.sh build/test_ecs
 
 for s in tests/suites/*.sh; do

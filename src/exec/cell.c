@@ -298,6 +298,62 @@ static char *cgroup_name(const char *state_dir)
 	return xasprintf("runcell-%08x", h);
 }
 
+/* Where runtimes note which state folder each cgroup set belongs to. */
+#define CELL_REGISTRY "/run/runcell"
+
+/*
+ * Each state folder gets its own set of slot cgroups (cgroup_name); a
+ * service whose state folder is gone (a test's temporary one, an old
+ * install) would leave its set behind for good, and the kernel's number
+ * of memory cgroups is limited.  So every runtime records "name -> state
+ * folder" under CELL_REGISTRY, and removes the sets whose folder no longer
+ * exists when it opens (a set still holding processes stays until a later
+ * open).  Best effort: errors only mean nothing is collected.
+ */
+static void collect_cgroups(const char *name, const char *state_dir)
+{
+	struct dirent *e;
+	char path[PATH_MAX];
+	DIR *d;
+	int fd;
+
+	if (mkdir(CELL_REGISTRY, 0700) < 0 && errno != EEXIST)
+		return;
+	d = opendir(CELL_REGISTRY);
+	while (d && (e = readdir(d))) {
+		struct rc_err err;
+		struct cg *old;
+		char *owner = NULL;
+		size_t len;
+		bool gone;
+
+		if (!str_has_prefix(e->d_name, "runcell-") ||
+		    strcmp(e->d_name, name) == 0)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", CELL_REGISTRY, e->d_name);
+		if (read_file(path, PATH_MAX, &owner, &len, &err) < 0)
+			continue;
+		owner[strcspn(owner, "\n")] = '\0';
+		gone = owner[0] == '/' && access(owner, F_OK) < 0 &&
+		       errno == ENOENT;
+		free(owner);
+		if (!gone || cg_open(NULL, e->d_name, 0, &old, &err) < 0)
+			continue;
+		if (cg_remove(old) == 0)
+			(void)unlink(path);
+		cg_close(old);
+	}
+	if (d)
+		closedir(d);
+	snprintf(path, sizeof(path), "%s/%s", CELL_REGISTRY, name);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd >= 0) {
+		(void)write_all(fd, state_dir, strlen(state_dir));
+		(void)write_all(fd, "\n", 1);
+		close(fd);
+	}
+}
+
 int cell_runtime_open(const struct cell_runtime_config *cfg,
 		      struct cell_runtime **out, struct rc_err *err)
 {
@@ -360,6 +416,8 @@ int cell_runtime_open(const struct cell_runtime_config *cfg,
 	}
 
 	name = cgroup_name(rt->state_dir);
+	if (!cfg->cgroup_root)
+		collect_cgroups(name, rt->state_dir);
 	if (cg_open(cfg->cgroup_root, name, rt->slots, &rt->cg, err) < 0)
 		goto out;
 	check_kill_bug(rt);
@@ -685,15 +743,11 @@ int cell_spawn(struct cell_runtime *rt, const struct cell_spec *spec,
 	/* If the child failed while building the cell it is gone and the
 	 * send fails; its report says why. */
 	(void)send(sync_p[1], "x", 1, MSG_NOSIGNAL);
+	/* EOF: the program was exec'd (the pipe is close-on-exec).  A
+	 * child killed before that also ends in EOF; its supervisor sees
+	 * the death through the pidfd like any other. */
 	if (read_report(err_p[0], spec, err) < 0)
 		goto reap;
-	if (waitpid(pid, &ws, WNOHANG) == pid) {
-		rc_err_set(err, EIO, "the cell died while being set up (%s)",
-			   WIFSIGNALED(ws) ? strsignal(WTERMSIG(ws))
-					   : "no report");
-		pid = -1;
-		goto reap;
-	}
 
 	close_fd(&sync_p[1]);
 	close_fd(&err_p[0]);
@@ -710,7 +764,7 @@ int cell_spawn(struct cell_runtime *rt, const struct cell_spec *spec,
 kill:
 	(void)pidfd_signal(pidfd, SIGKILL);
 reap:
-	while (pid > 0 && waitpid(pid, &ws, 0) < 0 && errno == EINTR)
+	while (waitpid(pid, &ws, 0) < 0 && errno == EINTR)
 		;
 	if (cg_slot_nprocs(&st->cg) > 0)
 		(void)cg_slot_kill(&st->cg);

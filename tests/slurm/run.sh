@@ -3,11 +3,12 @@
 # already is), run build/test_slurm against it, and stop the cluster again
 # if this script started it.  Exits with the test's status.
 #
-#	sh tests/slurm/run.sh [path/to/test_slurm]
+#	sh tests/slurm/run.sh [path/to/test_slurm | COMMAND ARGS...]
 #
 # RUNCELL_SLURM_SLOW=1 adds the 60-90 s test of Slurm's own time limit.
 cd "$(dirname "$0")/../.." || exit 1
 TEST=${1:-build/test_slurm}
+[ $# -gt 0 ] && shift
 DIR=${RUNCELL_SLURM_DIR:-/tmp/runcell-slurm}
 
 was_up=no
@@ -23,7 +24,7 @@ SLURM_CONF=$RUNCELL_SLURM_CONF
 RUNCELL_SLURM_UP=tests/slurm/up.sh
 export RUNCELL_SLURM_CONF SLURM_CONF RUNCELL_SLURM_UP RUNCELL_SLURM_DIR="$DIR"
 
-"$TEST"
+"$TEST" "$@"
 rc=$?
 [ "$was_up" = yes ] || sh tests/slurm/down.sh
 exit $rc

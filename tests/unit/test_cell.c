@@ -1126,7 +1126,10 @@ static void test_spawn_latency(void **state)
 	for (int i = 0; i < N; i++) {
 		int64_t t0 = time_mono_us();
 
-		assert_int_equal(tcell_start(&t, argv, &res, NULL, NULL, &e), 0);
+		if (tcell_start(&t, argv, &res, NULL, NULL, &e) < 0) {
+			print_message("run %d: %s\n", i, e.msg);
+			fail();
+		}
 		status = tcell_finish(&t, NULL, 10000);
 		total[i] = time_mono_us() - t0;
 		spawn[i] = t.spawn_us;
