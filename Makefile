@@ -5,6 +5,12 @@
 #   make run      deps + build + start the server with examples/runcell.yaml
 #   make test     deps + every test suite; last line "N passed, N failed"
 #   make bench    the launch benchmark (bench/)
+#   make asan     build-asan/: the service and unit tests with ASan+UBSan
+#   make fuzz     the libFuzzer targets (FUZZ_TIME=600 make fuzz for long runs)
+#   make lint     cppcheck + clang-tidy on src/
+#   make format-check  whether src/ matches .clang-format
+#   (see docs/hardening.md)
+#   make loadtest the load and fault test (loadtest/, docs/loadtest.md)
 
 CC      ?= cc
 PKGS    := libmicrohttpd jansson yaml-0.1 sqlite3 libseccomp libsodium libcurl
@@ -28,7 +34,7 @@ UNIT_SRCS  := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_TESTS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/%)
 HELPERS    := $(patsubst tests/helpers/%.c,$(BUILD)/%,$(wildcard tests/helpers/*.c))
 
-.PHONY: all deps run test unit blackbox bench clean
+.PHONY: all deps run test unit blackbox bench loadtest clean
 
 all: $(BUILD)/runcell $(HELPERS)
 
@@ -72,7 +78,67 @@ test: deps
 bench: deps all
 	@./bench/run.sh
 
+loadtest: deps all
+	./loadtest/run.sh
+
 clean:
-	rm -rf $(BUILD)
+	rm -rf $(BUILD) build-asan build-fuzz
+
+# ---- hardening: sanitizers, fuzzing, static analysis (docs/hardening.md)
+
+SAN_CC    ?= clang
+SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer \
+             -fno-sanitize-recover=all
+HELPER_SRCS := $(wildcard tests/helpers/*.c)
+
+# The service and every unit test with AddressSanitizer (and LeakSanitizer)
+# and UBSan.  The helper programs that run inside cells are built without
+# sanitizers: they are test tools, and a cell's limits (memory, seccomp)
+# are not made for the sanitizer runtime.
+asan:
+	@$(MAKE) --no-print-directory BUILD=build-asan CC=$(SAN_CC) WERROR=1 \
+		EXTRA_CFLAGS="-O1 $(SAN_FLAGS)" build-asan/runcell \
+		$(UNIT_SRCS:tests/unit/%.c=build-asan/%)
+	@$(MAKE) --no-print-directory BUILD=build-asan CC=$(SAN_CC) WERROR=1 \
+		$(HELPER_SRCS:tests/helpers/%.c=build-asan/%)
+
+# libFuzzer targets: fuzz/fuzz_*.c linked against the library objects
+# built with coverage, ASan and UBSan into build-fuzz/.
+FUZZ_SRCS    := $(sort $(wildcard fuzz/fuzz_*.c))
+FUZZ_TARGETS := $(FUZZ_SRCS:fuzz/%.c=%)
+FUZZ_TIME    ?= 60
+FUZZ_FLAGS   := -fsanitize=fuzzer-no-link,address,undefined \
+                -fno-sanitize-recover=all -fno-omit-frame-pointer
+
+fuzz-build:
+	@$(MAKE) --no-print-directory BUILD=build-fuzz CC=clang \
+		EXTRA_CFLAGS="-O1 $(FUZZ_FLAGS)" \
+		$(FUZZ_TARGETS:%=build-fuzz/%)
+
+# fuzz_sse.c includes src/sse.c to reach its static framing functions and
+# replaces the events module with a scripted one.
+FUZZ_OBJS = $(filter-out $(BUILD)/obj/src/sse.o $(BUILD)/obj/src/events.o,\
+              $(LIB_OBJS))
+
+$(BUILD)/fuzz_sse: fuzz/fuzz_sse.c fuzz/fuzz_common.h src/sse.c $(FUZZ_OBJS)
+	$(CC) $(CFLAGS) -fsanitize=fuzzer -Isrc $< $(FUZZ_OBJS) -o $@ $(LDLIBS)
+
+$(BUILD)/fuzz_%: fuzz/fuzz_%.c fuzz/fuzz_common.h $(LIB_OBJS)
+	$(CC) $(CFLAGS) -fsanitize=fuzzer -Isrc $< $(LIB_OBJS) -o $@ $(LDLIBS)
+
+# Each target for FUZZ_TIME seconds from its checked-in seeds, after
+# replaying its regression inputs.  New inputs go to build-fuzz/corpus/.
+fuzz: fuzz-build
+	@./fuzz/run.sh $(FUZZ_TIME) $(FUZZ_TARGETS)
+
+# Static analysis: configuration in .clang-tidy and fuzz/cppcheck.supp.
+LINT_SRCS := $(sort $(wildcard src/*.c src/exec/*.c src/store/*.c))
+
+lint:
+	@./scripts/lint.sh $(LINT_SRCS)
+
+format-check:
+	@clang-format --dry-run --Werror $(LINT_SRCS) \
+		$(wildcard src/*.h src/exec/*.h src/store/*.h)
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

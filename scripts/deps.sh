@@ -3,18 +3,30 @@
 set -e
 PKGS="build-essential pkg-config libmicrohttpd-dev libjansson-dev libyaml-dev
 libsqlite3-dev libcmocka-dev libseccomp-dev libsodium-dev libcurl4-openssl-dev
-python3 curl"
+python3 curl chromium"
+# Node.js and npm drive the browser tests (tests/browser); take Debian's
+# only where the machine has none.
+command -v node >/dev/null 2>&1 || PKGS="$PKGS nodejs"
+command -v npm >/dev/null 2>&1 || PKGS="$PKGS npm"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
 		missing="$missing $p"
 done
-[ -z "$missing" ] && exit 0
-echo "deps: installing$missing"
-if [ "$(id -u)" != 0 ]; then
-	echo "deps: run as root (or install:$missing)" >&2
-	exit 1
+if [ -n "$missing" ]; then
+	echo "deps: installing$missing"
+	if [ "$(id -u)" != 0 ]; then
+		echo "deps: run as root (or install:$missing)" >&2
+		exit 1
+	fi
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	apt-get install -y -qq $missing >/dev/null
 fi
-export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
-apt-get install -y -qq $missing >/dev/null
+# playwright-core for the browser tests, at the version package-lock.json
+# pins (it drives Debian's /usr/bin/chromium; it downloads no browser).
+cd "$(dirname "$0")/../tests/browser"
+if [ ! -f node_modules/playwright-core/package.json ]; then
+	echo "deps: npm ci (tests/browser)"
+	npm ci --no-audit --no-fund >/dev/null
+fi

@@ -60,6 +60,22 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud)
 	return len;
 }
 
+/* Record the status of the response being received ("HTTP/1.1 200 OK"). */
+static size_t on_status(char *p, size_t size, size_t n, void *ud)
+{
+	long *status = ud;
+	size_t len = size * n;
+
+	if (len > 9 && !strncmp(p, "HTTP/", 5)) {
+		const char *sp = memchr(p, ' ', len);
+
+		if (sp && (size_t)(sp - p) + 4 <= len)
+			*status = (sp[1] - '0') * 100 + (sp[2] - '0') * 10 +
+				  (sp[3] - '0');
+	}
+	return len;
+}
+
 static int client_init(struct client *c, const char *url, const char *token)
 {
 	c->url = xstrdup(url ? url : getenv("RUNCELL_URL"));
@@ -218,12 +234,161 @@ static int run_exit_code(json_t *run)
 
 /* Print the log from offset until the run ends (follow) or once.
  * Returns the final run JSON when following (caller decrefs). */
+/* An SSE stream being parsed (see src/sse.c for the events). */
+struct sse_in {
+	struct buf line;         /* the line being received */
+	struct buf data;         /* data lines of the event being received */
+	struct buf err;          /* body of a non-200 answer */
+	char event[32];
+	char last_id[32];
+	bool have_data;
+	long status;
+	json_t *final;           /* the "end" event's run */
+};
+
+static void sse_line(struct sse_in *in, const char *l)
+{
+	if (!*l) {
+		if (!strcmp(in->event, "log")) {
+			fwrite(in->data.data ? in->data.data : "", 1,
+			       in->data.len, stdout);
+			fflush(stdout);
+		} else if (!strcmp(in->event, "end") && !in->final) {
+			in->final = json_loadb(in->data.data ? in->data.data :
+							       "",
+					       in->data.len, 0, NULL);
+		}
+		in->data.len = 0;
+		in->have_data = false;
+		in->event[0] = '\0';
+		return;
+	}
+	if (str_has_prefix(l, "event: "))
+		snprintf(in->event, sizeof(in->event), "%s", l + 7);
+	else if (str_has_prefix(l, "id: "))
+		snprintf(in->last_id, sizeof(in->last_id), "%s", l + 4);
+	else if (str_has_prefix(l, "data:")) {
+		/* Data lines join with "\n" (the first may be empty). */
+		if (in->have_data)
+			buf_append(&in->data, "\n", 1);
+		in->have_data = true;
+		l += 5;
+		if (*l == ' ')
+			l++;
+		buf_appends(&in->data, l);
+	}
+}
+
+static size_t on_sse(char *p, size_t size, size_t n, void *ud)
+{
+	struct sse_in *in = ud;
+	size_t len = size * n;
+
+	for (size_t i = 0; i < len; i++) {
+		if (p[i] != '\n') {
+			buf_append(&in->line, &p[i], 1);
+			continue;
+		}
+		buf_append(&in->line, "", 0);
+		if (in->line.len && in->line.data[in->line.len - 1] == '\r')
+			in->line.data[--in->line.len] = '\0';
+		sse_line(in, in->line.data ? in->line.data : "");
+		in->line.len = 0;
+	}
+	return len;
+}
+
+static size_t on_sse_or_error(char *p, size_t size, size_t n, void *ud)
+{
+	struct sse_in *in = ud;
+
+	if (in->status != 200) {
+		buf_append(&in->err, p, size * n);
+		return size * n;
+	}
+	return on_sse(p, size, n, ud);
+}
+
+/*
+ * Follow run id's output over Server-Sent Events until its "end" event,
+ * reconnecting with Last-Event-ID when the connection drops, so nothing is
+ * printed twice or lost.  Returns the final run JSON, or NULL after
+ * printing an error.
+ */
+static json_t *follow_sse(struct client *c, const char *id)
+{
+	char *url = xasprintf("%s/api/v1/runs/%s/events", c->url, id);
+	char *auth = xasprintf("Authorization: Bearer %s", c->token);
+	struct sse_in in;
+	int failures = 0;
+
+	memset(&in, 0, sizeof(in));
+	buf_init(&in.line, 0);
+	buf_init(&in.data, 0);
+	buf_init(&in.err, 64 * 1024);
+	while (!in.final && failures < 30) {
+		struct curl_slist *h = NULL;
+		char *resume = NULL;
+		CURLcode cc;
+
+		h = curl_slist_append(h, auth);
+		h = curl_slist_append(h, "Accept: text/event-stream");
+		if (in.last_id[0]) {
+			resume = xasprintf("Last-Event-ID: %s", in.last_id);
+			h = curl_slist_append(h, resume);
+		}
+		in.line.len = in.data.len = in.err.len = 0;
+		in.have_data = false;
+		in.event[0] = '\0';
+		in.status = 0;
+		curl_easy_reset(c->curl);
+		curl_easy_setopt(c->curl, CURLOPT_URL, url);
+		curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, h);
+		curl_easy_setopt(c->curl, CURLOPT_HEADERFUNCTION, on_status);
+		curl_easy_setopt(c->curl, CURLOPT_HEADERDATA, &in.status);
+		curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION,
+				 on_sse_or_error);
+		curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, &in);
+		curl_easy_setopt(c->curl, CURLOPT_CONNECTTIMEOUT, 10L);
+		/* Keepalives come every 15 s: 60 s of silence is a dead
+		 * connection. */
+		curl_easy_setopt(c->curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
+		curl_easy_setopt(c->curl, CURLOPT_LOW_SPEED_TIME, 60L);
+		cc = curl_easy_perform(c->curl);
+		curl_slist_free_all(h);
+		free(resume);
+		if (cc == CURLE_OK && in.status != 200) {
+			struct reply r = { .status = in.status, .body = in.err };
+
+			print_error(&r);
+			break;
+		}
+		if (!in.final) {
+			failures++;
+			nanosleep(&(struct timespec){ .tv_nsec = 500000000 },
+				  NULL);
+		}
+	}
+	if (!in.final && failures >= 30)
+		fprintf(stderr, "runcell: lost the connection to %s\n", c->url);
+	buf_free(&in.line);
+	buf_free(&in.data);
+	buf_free(&in.err);
+	free(url);
+	free(auth);
+	return in.final;
+}
+
 static json_t *stream_log(struct client *c, const char *id, bool follow)
 {
 	int64_t offset = 0;
 	char *runpath = xasprintf("/api/v1/runs/%s", id);
 	json_t *run = NULL;
 
+	if (follow) {
+		free(runpath);
+		return follow_sse(c, id);
+	}
 	for (;;) {
 		struct reply r;
 		char *path = xasprintf("/api/v1/runs/%s/log?offset=%lld", id,

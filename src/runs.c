@@ -515,7 +515,8 @@ static int recover(struct runs *rs, struct rc_err *err)
 		if (store_run_list(rs->st, &f, &page, &np, err) < 0)
 			return rc_err_wrap(err, "listing active runs");
 		list = xrealloc(list, (n + np + 1) * sizeof(*list));
-		memcpy(list + n, page, np * sizeof(*page));
+		if (np) /* page is NULL when empty */
+			memcpy(list + n, page, np * sizeof(*page));
 		free(page);
 		n += np;
 		if (np < (size_t)f.limit)

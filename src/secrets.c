@@ -178,7 +178,8 @@ int secrets_load(const struct config *cfg, struct secrets **out,
 					*n, SECRETS_MIN_MASK_LEN);
 		}
 	}
-	qsort(s->v, s->n, sizeof(*s->v), by_len_desc);
+	if (s->n) /* s->v is NULL when there are none */
+		qsort(s->v, s->n, sizeof(*s->v), by_len_desc);
 	for (size_t i = 0; i < s->n; i++) {
 		if (s->v[i].len < SECRETS_MIN_MASK_LEN)
 			continue;

@@ -17,6 +17,8 @@ run_suite "blackbox api (sandbox)" python3 tests/blackbox/test_api.py sandbox
 run_suite "blackbox lifecycle (process)" python3 tests/blackbox/test_lifecycle.py process
 run_suite "blackbox lifecycle (sandbox)" python3 tests/blackbox/test_lifecycle.py sandbox
 run_suite "blackbox schedules, webhooks, notifications" python3 tests/blackbox/test_schedule.py
+run_suite "blackbox live output, secrets, sign-in" python3 tests/blackbox/test_sse.py process
+run_suite "browser ui (headless chromium)" node tests/browser/ui.test.mjs
 
 run_suite "blackbox runs (process)" python3 tests/blackbox/test_runs.py process
 run_suite "blackbox runs (sandbox)" python3 tests/blackbox/test_runs.py sandbox

@@ -32,7 +32,7 @@
 
 #define FIELD "executors.kubernetes"
 
-/* ---- names and labels ----------------------------------------------------- */
+/* ---- names and labels ---------------------------------------------------- */
 
 static bool is_alnum_lower(char c)
 {
@@ -97,7 +97,7 @@ static void label_value(const char *in, char out[64])
 	out[n] = '\0';
 }
 
-/* ---- settings -------------------------------------------------------------- */
+/* ---- settings ------------------------------------------------------------ */
 
 static const char *const settings_keys[] = {
 	"namespace", "image", "api_server", "kubeconfig", "in_cluster",
@@ -289,8 +289,8 @@ static int automation_options(struct k8s *k, const struct automation *a,
 		if (!in_list(option_keys, key))
 			return rc_err_field(err, key,
 					    "automation %s: unknown kubernetes "
-					    "executor option \"%s\"; use image, "
-					    "namespace or node_selector",
+					    "executor option \"%s\"; use "
+					    "image, namespace or node_selector",
 					    id, key);
 	}
 	v = json_object_get(opts, "image");
@@ -357,7 +357,7 @@ static int check_automations(struct k8s *k, struct rc_err *err)
 	return 0;
 }
 
-/* ---- the Job ---------------------------------------------------------------- */
+/* ---- the Job ------------------------------------------------------------- */
 
 static json_t *labels_new(const struct exec_spec *spec)
 {
@@ -460,7 +460,7 @@ static json_t *job_new(struct k8s *k, const struct exec_spec *spec,
 	return job;
 }
 
-/* ---- the watch list ---------------------------------------------------------- */
+/* ---- the watch list ------------------------------------------------------ */
 
 void k8s_job_free(struct kjob *j)
 {
@@ -535,7 +535,7 @@ static struct kjob *job_new_watch(const char *run_id, const char *log_path)
 	return j;
 }
 
-/* ---- start, stop, attach ------------------------------------------------------ */
+/* ---- start, stop, attach ------------------------------------------------- */
 
 static int parse_handle(const char *handle, char **ns, char **name,
 			struct rc_err *err)
@@ -767,8 +767,8 @@ static const char **candidate_namespaces(struct k8s *k)
 	v[n++] = k->set.ns;
 	for (size_t i = 0; cfg && i < cfg->n_autos; i++) {
 		json_t *o = cfg->autos[i].executor_options;
-		const char *ns = json_string_value(json_object_get(o,
-								   "namespace"));
+		const char *ns =
+			json_string_value(json_object_get(o, "namespace"));
 		bool seen = false;
 
 		if (!ns || !dns_label(ns))
@@ -850,7 +850,7 @@ out:
 	return ret;
 }
 
-/* ---- open and close ------------------------------------------------------------ */
+/* ---- open and close ------------------------------------------------------ */
 
 int64_t k8s_parse_time(const char *s)
 {

@@ -52,7 +52,7 @@ static void curl_init_once(void)
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 
-/* ---- small helpers ------------------------------------------------------ */
+/* ---- small helpers ------------------------------------------------------- */
 
 static void blob_free(struct blob *b)
 {
@@ -122,7 +122,7 @@ char *k8s_escape(const char *s)
 	return buf_take(&b, NULL);
 }
 
-/* ---- kubeconfig --------------------------------------------------------- */
+/* ---- kubeconfig ---------------------------------------------------------- */
 
 /* A YAML node as JSON: every scalar becomes a string. */
 static json_t *yaml_to_json(yaml_document_t *d, yaml_node_t *n, int depth)
@@ -194,8 +194,8 @@ static int yaml_load(const char *path, json_t **out, struct rc_err *err)
 	if (!json_is_object(*out)) {
 		json_decref(*out);
 		*out = NULL;
-		rc_err_set(err, EINVAL, "%s is not a kubeconfig (not a mapping)",
-			   path);
+		rc_err_set(err, EINVAL,
+			   "%s is not a kubeconfig (not a mapping)", path);
 		goto out;
 	}
 	ret = 0;
@@ -519,7 +519,7 @@ static char *auth_header(struct k8s_client *c)
 	return h;
 }
 
-/* ---- wakers --------------------------------------------------------------- */
+/* ---- wakers -------------------------------------------------------------- */
 
 void k8s_waker_init(struct k8s_waker *w)
 {
@@ -532,7 +532,8 @@ void k8s_waker_init(struct k8s_waker *w)
 	pthread_cond_init(&w->cond, &ca);
 	pthread_condattr_destroy(&ca);
 	w->multi = curl_multi_init();
-	if (!w->multi)
+	w->smulti = curl_multi_init();
+	if (!w->multi || !w->smulti)
 		xmalloc((size_t)-1); /* out of memory: abort like xmalloc */
 	w->wake = w->quit = false;
 }
@@ -540,7 +541,8 @@ void k8s_waker_init(struct k8s_waker *w)
 void k8s_waker_destroy(struct k8s_waker *w)
 {
 	curl_multi_cleanup(w->multi);
-	w->multi = NULL;
+	curl_multi_cleanup(w->smulti);
+	w->multi = w->smulti = NULL;
 	pthread_mutex_destroy(&w->lock);
 	pthread_cond_destroy(&w->cond);
 }
@@ -552,6 +554,7 @@ static void waker_set(struct k8s_waker *w, bool quit)
 	if (quit)
 		w->quit = true;
 	curl_multi_wakeup(w->multi);
+	curl_multi_wakeup(w->smulti);
 	pthread_cond_broadcast(&w->cond);
 	pthread_mutex_unlock(&w->lock);
 }
@@ -625,7 +628,7 @@ void k8s_waker_sleep(struct k8s_waker *w, int64_t ms)
 	waker_wait(w, ms, true);
 }
 
-/* ---- transfers ------------------------------------------------------------ */
+/* ---- transfers ----------------------------------------------------------- */
 
 void k8s_resp_init(struct k8s_resp *r)
 {
@@ -653,7 +656,7 @@ const char *k8s_resp_message(const struct k8s_resp *r)
 
 struct xfer {
 	CURL *h;
-	struct buf *dest;              /* request: the answer; stream: pending */
+	struct buf *dest;              /* the answer, or pending stream data */
 	bool stream;
 	bool got_header;
 	int64_t start_ms, last_ms;     /* monotonic */
@@ -808,7 +811,7 @@ static int deliver(struct xfer *x)
 static enum xend transfer(struct k8s_client *c, struct k8s_waker *w,
 			  struct xfer *x, CURLcode *code)
 {
-	CURLM *m = w ? w->multi : curl_multi_init();
+	CURLM *m = !w ? curl_multi_init() : x->stream ? w->smulti : w->multi;
 	enum xend end = X_DONE;
 	int running = 1, left;
 
@@ -842,9 +845,9 @@ static enum xend transfer(struct k8s_client *c, struct k8s_waker *w,
 			end = X_ABORTED;
 			break;
 		}
-		if (x->stream && ((x->idle_ms && now - x->last_ms > x->idle_ms) ||
-				  (!x->got_header &&
-				   now - x->start_ms > c->timeout_ms))) {
+		if (x->stream &&
+		    ((x->idle_ms && now - x->last_ms > x->idle_ms) ||
+		     (!x->got_header && now - x->start_ms > c->timeout_ms))) {
 			end = X_IDLE;
 			break;
 		}
@@ -913,10 +916,11 @@ int k8s_request(struct k8s_client *c, struct k8s_waker *w, const char *method,
 			snprintf(why, sizeof(why), "HTTP %ld: %.200s",
 				 resp->status, k8s_resp_message(resp));
 		if (attempt >= c->attempts || x.overflow) {
-			rc_err_set(err,
-				   code == CURLE_OPERATION_TIMEDOUT ? ETIMEDOUT :
-				   code != CURLE_OK ? EHOSTUNREACH :
-				   EAGAIN,
+			int en = code == CURLE_OPERATION_TIMEDOUT ? ETIMEDOUT :
+				 code != CURLE_OK ? EHOSTUNREACH :
+						    EAGAIN;
+
+			rc_err_set(err, en,
 				   "Kubernetes API server %s: %s %s: %s "
 				   "(after %d attempts)",
 				   c->server, method, path, why, attempt);

@@ -62,12 +62,14 @@ const char *k8s_client_namespace(const struct k8s_client *c);
 
 /* Interrupts one thread's transfers and waits.  "wake" ends streams and
  * sleeps only (the thread then looks for new work); "quit" also aborts
- * plain requests and retries.  It owns a libcurl multi handle, which keeps
+ * plain requests and retries.  It owns libcurl multi handles, which keep
  * that thread's connections open between requests. */
 struct k8s_waker {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;       /* CLOCK_MONOTONIC */
-	void *multi;               /* CURLM */
+	void *multi;               /* CURLM for requests */
+	void *smulti;              /* CURLM for streams (a request may run
+				      while a stream is open) */
 	bool wake;                 /* lock */
 	bool quit;                 /* lock */
 };

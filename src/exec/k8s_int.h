@@ -52,6 +52,7 @@ struct kjob {
 	bool limits_known;             /* log base/cap and timeout from the
 					  spec, not the Job's annotations */
 	bool reported_running;
+	bool seen_active;              /* the Job had an active pod */
 	bool timeout_deleted;          /* deleted by runcell's timeout */
 	int64_t timeout_ms;            /* 0 = none */
 	int64_t start_ms;              /* wall ms the Job was created */

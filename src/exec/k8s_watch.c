@@ -70,7 +70,7 @@ static int64_t int_at(json_t *o, const char *a, const char *b)
 	return json_integer_value(v);
 }
 
-/* ---- the local log ---------------------------------------------------------- */
+/* ---- the local log ------------------------------------------------------- */
 
 /* Take bytes [*pos, *pos + len) of the pod's log (counted from its
  * start) and append those not yet in the local log, up to the cap; past
@@ -176,7 +176,8 @@ static char *log_path(struct kns *n, struct kjob *j, bool follow,
 	char *limit_s = limit > 0 ? xasprintf("&limitBytes=%lld",
 					      (long long)limit) :
 				    xstrdup("");
-	char *p = xasprintf("/api/v1/namespaces/%s/pods/%s/log?%scontainer=%s%s",
+	char *p = xasprintf("/api/v1/namespaces/%s/pods/%s/log?"
+			    "%scontainer=%s%s",
 			    n->name, j->pod, follow ? "follow=true&" : "",
 			    K8S_CONTAINER, limit_s);
 
@@ -237,7 +238,7 @@ static void log_final(struct kns *n, struct kjob *j)
 	free(path);
 }
 
-/* ---- events ------------------------------------------------------------------- */
+/* ---- events -------------------------------------------------------------- */
 
 static void emit(struct kns *n, const struct exec_event *ev)
 {
@@ -289,7 +290,7 @@ static void finish(struct kns *n, struct kjob *j, enum run_state st,
 	k8s_job_free(j);
 }
 
-/* ---- pods --------------------------------------------------------------------- */
+/* ---- pods ---------------------------------------------------------------- */
 
 struct podinfo {
 	char name[254];
@@ -417,7 +418,7 @@ static int check_running(struct kns *n, struct kjob *j)
 	return 0;
 }
 
-/* ---- Job states --------------------------------------------------------------- */
+/* ---- Job states ---------------------------------------------------------- */
 
 /* Job j is gone from the cluster (deleted, or never there). */
 static void job_gone(struct kns *n, struct kjob *j)
@@ -431,16 +432,13 @@ static void job_gone(struct kns *n, struct kjob *j)
 	if (stop) {
 		finish(n, j, RUN_CANCELLED, false, false, 0, "stopped");
 	} else if (j->timeout_deleted) {
+		bool waited = j->waiting[0] && !j->reported_running;
+
 		snprintf(reason, sizeof(reason),
-			 "timeout of %lld ms exceeded; Job deleted%s%s",
+			 "timeout of %lld ms exceeded; Job deleted%s%s%s",
 			 (long long)j->timeout_ms,
-			 j->waiting[0] && !j->reported_running ?
-				 " (the pod never started: " :
-				 "",
-			 j->waiting[0] && !j->reported_running ? j->waiting :
-								 "");
-		if (j->waiting[0] && !j->reported_running)
-			strncat(reason, ")", sizeof(reason) - strlen(reason) - 1);
+			 waited ? " (the pod never started: " : "",
+			 waited ? j->waiting : "", waited ? ")" : "");
 		finish(n, j, RUN_TIMED_OUT, false, false, 0, reason);
 	} else {
 		snprintf(reason, sizeof(reason),
@@ -583,10 +581,10 @@ static int job_update(struct kns *n, struct kjob *j, json_t *job)
 			return 1;
 		}
 	}
-	if (!j->reported_running &&
-	    (int_at(status, "active", NULL) > 0 ||
-	     int_at(status, "ready", NULL) > 0) &&
-	    check_running(n, j) < 0)
+	if (int_at(status, "active", NULL) > 0 ||
+	    int_at(status, "ready", NULL) > 0)
+		j->seen_active = true;
+	if (!j->reported_running && j->seen_active && check_running(n, j) < 0)
 		goto retry;
 	if (j->reported_running)
 		follower_start(n, j);
@@ -635,7 +633,7 @@ static int job_sync(struct kns *n, struct kjob *j)
 	return ret;
 }
 
-/* ---- the namespace's round ------------------------------------------------------ */
+/* ---- the namespace's round ----------------------------------------------- */
 
 /* The jobs of n, as an array (*len).  Safe to use until this thread
  * frees them. */
@@ -705,6 +703,12 @@ static int tick(struct kns *n)
 		bool sync;
 		int rc = 0;
 
+		if (trouble) {
+			/* The API server is failing: try the rest later
+			 * rather than wait for each one's retries. */
+			left++;
+			continue;
+		}
 		pthread_mutex_lock(&n->k->lock);
 		sync = j->need_sync;
 		pthread_mutex_unlock(&n->k->lock);
@@ -718,7 +722,7 @@ static int tick(struct kns *n)
 				continue;
 			}
 		}
-		if (!j->reported_running &&
+		if (!j->reported_running && j->seen_active &&
 		    time_mono_ms() >= j->next_check_mono &&
 		    check_running(n, j) < 0)
 			trouble = true;
@@ -744,7 +748,8 @@ static int64_t next_deadline(struct kns *n)
 	for (size_t i = 0; i < len; i++) {
 		struct kjob *j = v[i];
 
-		if (!j->reported_running && j->next_check_mono < d)
+		if (!j->reported_running && j->seen_active &&
+		    j->next_check_mono < d)
 			d = j->next_check_mono;
 		if (j->reported_running && !j->follower && !j->log_complete &&
 		    !j->truncated && j->follow_next_mono < d)
@@ -836,12 +841,11 @@ static int list(struct kns *n)
 		bool found = false;
 		size_t x;
 
-		json_array_foreach(items, x, it)
-			found = found || !strcmp(v[i]->run_id,
-						 str_at(it, "metadata", "name") ?
-							 str_at(it, "metadata",
-								"name") :
-							 "");
+		json_array_foreach(items, x, it) {
+			const char *nm = str_at(it, "metadata", "name");
+
+			found = found || (nm && !strcmp(v[i]->run_id, nm));
+		}
 		if (!found) {
 			pthread_mutex_lock(&n->k->lock);
 			v[i]->need_sync = true;

@@ -106,7 +106,7 @@ static int add_rules(scmp_filter_ctx ctx, struct rc_err *err)
 	 * the address-space layout ones, ...) and any value past 32 bits;
 	 * the query 0xffffffff has bit 31 set and stays allowed. */
 	r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(personality),
-			     1, SCMP_A0(SCMP_CMP_GT, 0xffffffffULL));
+			     1, SCMP_A0(SCMP_CMP_GT, 0xffffffffULL, 0));
 	for (size_t i = 0; r == 0 && i < sizeof(persona_flags) /
 					   sizeof(persona_flags[0]); i++)
 		r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM),

@@ -85,6 +85,7 @@ struct sup {
 	char *status_path;
 	char *sock_path;
 	bool own_dir;                 /* status.json is ours to write */
+	bool duplicate;               /* the run id has a record already */
 	struct client *clients;
 	struct src s_output, s_child, s_timer, s_listen, s_signal;
 
@@ -100,6 +101,7 @@ struct sup {
 	bool killed;                  /* SIGKILL sent */
 	bool timed_out;
 	bool stopped;
+	char *abort_reason;           /* ended by the supervisor: why */
 	int64_t started_at;
 	int64_t finished_at;
 
@@ -115,6 +117,8 @@ struct sup {
 
 /* Write end of the SIGTERM self-pipe, for the signal handler. */
 static int sup_sig_wfd = -1;
+
+static int setup_record(struct sup *s, struct rc_err *err);
 
 static void on_sigterm(int sig)
 {
@@ -278,31 +282,9 @@ static json_t *int_or_null(bool has, int64_t v)
 	return has ? json_integer(v) : json_null();
 }
 
-/* Replace path with data, atomically (a reader never sees half a file)
- * but without waiting for the disk: a process crash cannot lose it, a
- * machine crash may. */
-static void write_file_quick(const char *path, const char *data, size_t n)
-{
-	char *tmp = xasprintf("%s.tmp", path);
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-
-	if (fd >= 0) {
-		if (write_all(fd, data, n) == 0 && close(fd) == 0)
-			rename(tmp, path);
-		else
-			unlink(tmp);
-	}
-	free(tmp);
-}
-
-/*
- * Write status.json for the current phase.  durable: with write_file_atomic
- * (fsync of the file and the folder), as the running and final records are.
- * The starting record is written before the program starts, on the path
- * that start latency is measured on, so it skips the fsync: if the machine
- * itself crashes, the program dies with it anyway.
- */
-static void status_write(struct sup *s, bool durable)
+/* Write status.json for the current phase, atomically and durably
+ * (write_file_atomic fsyncs the file and the folder). */
+static void status_write(struct sup *s)
 {
 	static const char *const phase_word[] = { "starting", "running",
 						  "exited" };
@@ -342,10 +324,7 @@ static void status_write(struct sup *s, bool durable)
 	json_decref(o);
 	if (!text)
 		abort();
-	if (durable)
-		write_file_atomic(s->status_path, text, strlen(text), &e);
-	else
-		write_file_quick(s->status_path, text, strlen(text));
+	write_file_atomic(s->status_path, text, strlen(text), &e);
 	free(text);
 }
 
@@ -604,7 +583,12 @@ static void on_child_exit(struct sup *s)
 	} else {
 		s->exit_code = WEXITSTATUS(status);
 	}
-	if (s->timed_out) {
+	if (s->abort_reason) {
+		s->result = RUN_FAILED;
+		free(s->reason);
+		s->reason = s->abort_reason;
+		s->abort_reason = NULL;
+	} else if (s->timed_out) {
 		s->result = RUN_TIMED_OUT;
 		free(s->reason);
 		s->reason = timeout_reason(s->r->res.timeout_ms);
@@ -638,13 +622,15 @@ __attribute__((noreturn)) static void finish(struct sup *s)
 		if (quiet[i] >= 0)
 			epoll_ctl(s->ep, EPOLL_CTL_DEL, quiet[i], NULL);
 	output_close(s);
+	if (!s->duplicate)
+		setup_record(s, NULL);
 	s->phase = PH_EXITED;
 	s->finished_at = time_now_ms();
 	if (!s->started_at)
 		s->started_at = s->finished_at;
 	if (s->log_fd >= 0)
 		fsync(s->log_fd);
-	status_write(s, true);
+	status_write(s);
 	line = event_exit(s);
 	broadcast(s, line);
 	for (struct client *c = s->clients; c; c = c->next)
@@ -747,27 +733,36 @@ static int setup_socket(struct sup *s, struct rc_err *err)
 	return 0;
 }
 
-/* The run's folder, record and socket.  Refuses to touch a folder that
- * already holds a record (the same run id started twice). */
+/* The run's folder and socket, once (after the program started, or when it
+ * failed to): the socket always exists before the first record, so a
+ * record without a listener means the supervisor is gone. */
 static int setup_record(struct sup *s, struct rc_err *err)
 {
-	struct stat st;
-
-	if (sup_check_sock_path(s->r->state_dir, s->r->run_id, err) < 0)
-		return -1;
+	if (s->own_dir)
+		return 0;
 	if (mkdir_p(s->r->state_dir, 0700, err) < 0)
 		return -1;
 	if (mkdir(s->dir, 0700) < 0 && errno != EEXIST)
 		return rc_err_set(err, errno, "cannot create %s: %s", s->dir,
 				  strerror(errno));
+	if (setup_socket(s, err) < 0)
+		return -1;
+	s->own_dir = true;
+	return 0;
+}
+
+/* Refuse a run id that already has a record (the same run started
+ * twice), and a socket path that cannot fit. */
+static int check_new(struct sup *s, struct rc_err *err)
+{
+	struct stat st;
+
+	if (sup_check_sock_path(s->r->state_dir, s->r->run_id, err) < 0)
+		return -1;
 	if (stat(s->status_path, &st) == 0)
 		return rc_err_set(err, EEXIST, "run %s was already started "
 				  "(%s exists)", s->r->run_id,
 				  s->status_path);
-	if (setup_socket(s, err) < 0)
-		return -1;
-	s->own_dir = true;
-	status_write(s, false);
 	return 0;
 }
 
@@ -944,7 +939,12 @@ void sup_supervise(struct sup_run *r, int event_fd, struct cell_runtime *rt)
 		finish(s);
 	}
 	ep_add(s, s->sig_fd, EPOLLIN, &s->s_signal);
-	if (setup_record(s, &e) < 0 || setup_log(s, &e) < 0) {
+	if (check_new(s, &e) < 0) {
+		s->duplicate = true;
+		fail_start(s, false, 0, xstrdup(e.msg));
+		finish(s);
+	}
+	if (setup_log(s, &e) < 0) {
 		fail_start(s, false, 0, xstrdup(e.msg));
 		finish(s);
 	}
@@ -972,12 +972,18 @@ void sup_supervise(struct sup_run *r, int event_fd, struct cell_runtime *rt)
 	if (r->res.timeout_ms > 0)
 		arm_timer(s, r->res.timeout_ms);
 
-	/* Tell first, then record: the running record is not what makes the
-	 * run durable (the starting record and the socket are). */
+	/* Tell first, then make the folder, the socket and the record: only
+	 * the log file and the program are on the path that start latency is
+	 * measured on (each file-system change can wait for the journal). */
 	line = event_running(s);
 	broadcast(s, line);
 	free(line);
-	status_write(s, true);
+	if (setup_record(s, &e) < 0) {
+		/* Neither attachable nor recorded: do not let it run blind. */
+		s->abort_reason = xstrdup(e.msg);
+		begin_stop(s);
+	}
+	status_write(s);
 
 	run_loop(s);
 	finish(s);

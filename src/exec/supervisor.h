@@ -27,6 +27,15 @@
  * A client that connects to the socket first receives the current state.
  * A client may send "stop\n" to ask for the run to end.
  *
+ * The record, status.json, is written atomically and durably: first once
+ * the program runs ("state":"running"), then at the end ("state":"exited",
+ * with "result" holding the terminal state).  Only the log file and the
+ * program itself come before the running event; the folder, the socket
+ * (always before the first record) and the record follow it, off the path
+ * of start latency.  A run folder without a record means the supervisor
+ * died before the program could be followed (the program dies with its
+ * supervisor: PR_SET_PDEATHSIG).
+ *
  * Files: supervisor.c (the per-run supervisor), spawn.c (its process-mode
  * child), launcher.c (the launcher, the spec's JSON form), monitor.c (the
  * service side and the executor ops).

@@ -329,7 +329,7 @@ function paramInput(p, value) {
 
 function paramHint(p) {
   const bits = [];
-  if (p.description) bits.push(p.description);
+  if (p.description) bits.push(/[.!?]$/.test(p.description) ? p.description : p.description + '.');
   if (p.type === 'integer' || p.type === 'number') {
     if (p.min !== undefined && p.max !== undefined) bits.push('From ' + p.min + ' to ' + p.max + '.');
     else if (p.min !== undefined) bits.push('At least ' + p.min + '.');
@@ -543,7 +543,13 @@ async function viewRun(seq, id) {
   stopBtn.addEventListener('click', async () => {
     if (!(await confirmDialog('Stop run ' + run.id + ' of ' + run.automation + '? It will be cancelled.'))) return;
     stopBtn.disabled = true;
-    try { run = await api('POST', '/api/v1/runs/' + run.id + '/stop'); drawFacts(); banner('Stop requested.', 'info'); } catch (e) {
+    try {
+      // The live stream may already have told us the run ended: keep that
+      // rather than the (older) state in this answer.
+      await api('POST', '/api/v1/runs/' + run.id + '/stop');
+      run.stop_requested = true;
+      drawFacts();
+    } catch (e) {
       stopBtn.disabled = false;
       banner(explain(e), 'error');
     }

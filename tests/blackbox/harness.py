@@ -18,7 +18,8 @@ import time
 import traceback
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-BIN = os.path.join(ROOT, "build", "runcell")
+# RUNCELL_BIN runs the suites against another build (the sanitizer one).
+BIN = os.environ.get("RUNCELL_BIN", os.path.join(ROOT, "build", "runcell"))
 SCRIPTS = os.path.join(ROOT, "tests", "blackbox", "scripts")
 
 

@@ -127,7 +127,7 @@ test('sign in: wrong password refused, right one shows the catalog', async ({ sr
   await page.fill('#login-user', 'otto');
   await page.fill('#login-pass', 'wrong password');
   await page.click('#login-form button[type=submit]');
-  await page.waitForFunction(() => document.querySelector('#login-error').textContent.includes('Wrong'));
+  await page.waitForFunction(() => document.querySelector('#login-error')?.textContent.includes('Wrong'));
   await page.fill('#login-pass', PASSWORD);
   await page.click('#login-form button[type=submit]');
   await page.waitForSelector('#catalog [data-automation=echo]');
@@ -151,20 +151,20 @@ test('a validation error is shown at its field (browser and server)', async ({ s
   // Browser-side rules: required and max.
   await page.fill('#param-count', '9');
   await page.click('#run-submit');
-  await page.waitForFunction(() => document.querySelector('#err-message').textContent.includes('required'));
+  await page.waitForFunction(() => document.querySelector('#err-message')?.textContent.includes('required'));
   const countErr = await page.textContent('#err-count');
   if (!countErr.includes('at most 5')) throw new Error('count error: ' + countErr);
   await page.fill('#param-count', '2');
   await page.fill('#param-message', 'hello');
   await page.fill('#param-code', 'abc');
   await page.click('#run-submit');
-  await page.waitForFunction(() => document.querySelector('#err-code').textContent.includes('pattern'));
+  await page.waitForFunction(() => document.querySelector('#err-code')?.textContent.includes('pattern'));
   await page.fill('#param-code', 'ABC-1');
   // A rule only the server can check: a path that leaves its root
   // through a symlink.  Its 422 names the field.
   await page.fill('#param-folder', srv.dir + '/files/out/etc');
   await page.click('#run-submit');
-  await page.waitForFunction(() => document.querySelector('#err-folder').textContent.includes('inside'));
+  await page.waitForFunction(() => document.querySelector('#err-folder')?.textContent.includes('inside'));
   const invalid = await page.getAttribute('#param-folder', 'aria-invalid');
   if (invalid !== 'true') throw new Error('folder not marked invalid');
   await shot(page, 'run-form-error');
@@ -180,7 +180,7 @@ test('start a parameterised run and see its output appear live', async ({ srv, b
   await page.click('#run-submit');
   await page.waitForURL(/#\/runs\/r[0-9a-f]+$/);
   // Output arrives while the run is still running.
-  await page.waitForFunction(() => document.querySelector('#log').textContent.includes('tick 3'));
+  await page.waitForFunction(() => document.querySelector('#log')?.textContent.includes('tick 3'));
   const state = await page.getAttribute('#run-state .state', 'data-state');
   if (state !== 'running') throw new Error('expected running while output arrives, got ' + state);
   await shot(page, 'run-live');
@@ -203,13 +203,13 @@ test('stop a long run with confirmation and see cancelled', async ({ srv, browse
   await page.goto(srv.url + '/#/automations/sleeper');
   await page.fill('#param-seconds', '120');
   await page.click('#run-submit');
-  await page.waitForFunction(() => document.querySelector('#log').textContent.includes('tick 2'));
+  await page.waitForFunction(() => document.querySelector('#log')?.textContent.includes('tick 2'));
   await page.click('#stop');
   await page.waitForSelector('#confirm[open]');
   await shot(page, 'stop-confirm');
   await page.click('#confirm-yes');
   await page.waitForSelector('#run-state .state[data-state=cancelled]', { timeout: 15000 });
-  await page.waitForFunction(() => document.querySelector('#log-status').textContent.includes('cancelled'));
+  await page.waitForFunction(() => document.querySelector('#log-status')?.textContent.includes('cancelled'));
   await page.setViewportSize({ width: 1100, height: 900 });
   await shot(page, 'run-page');
   fs.copyFileSync(path.join(ART, 'ui-run-page.png'), path.join(ROOT, 'docs', 'run-page.png'));
@@ -229,7 +229,7 @@ test('a viewer sees no Run button', async ({ srv, browser }) => {
   await shot(page, 'viewer-form');
   // The admin page says why it is refused.
   await page.goto(srv.url + '/#/admin');
-  await page.waitForFunction(() => document.querySelector('#main').textContent.includes('not allowed'));
+  await page.waitForFunction(() => document.querySelector('#main')?.textContent.includes('not allowed'));
   await ctx.close();
 });
 
@@ -273,7 +273,7 @@ test('admin page: users, tokens, audit; CSRF is required', async ({ srv, browser
   await page.selectOption('#nu-role', 'operator');
   await page.fill('#nu-pw', 'nina password 1');
   await page.click('#add-user button[type=submit]');
-  await page.waitForFunction(() => document.querySelector('#users').textContent.includes('nina'));
+  await page.waitForFunction(() => document.querySelector('#users')?.textContent.includes('nina'));
   await page.fill('#nt-user', 'nina');
   await page.fill('#nt-label', 'ci');
   await page.click('#add-token button[type=submit]');
@@ -323,7 +323,8 @@ async function main() {
     await srv.start();
     browser = await chromium.launch({
       executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-      args: CHROMIUM_ARGS.concat(['--user-data-dir=' + fs.mkdtempSync(path.join(os.tmpdir(), 'runcell-chromium-'))]),
+      // playwright gives the browser a new empty profile folder itself.
+      args: CHROMIUM_ARGS,
     });
   } catch (e) {
     console.log('setup failed: ' + (e.stack || e));

@@ -542,6 +542,7 @@ static void spin(double sec)
 	while (now(CLOCK_MONOTONIC) - w0 < sec)
 		for (int i = 0; i < 10000; i++)
 			x += (unsigned long)i;
+	(void)x;
 	open_obj("spin");
 	key("wall");
 	printf("%.3f", now(CLOCK_MONOTONIC) - w0);

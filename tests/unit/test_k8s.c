@@ -38,7 +38,7 @@
 
 extern char **environ;
 
-/* ---- events ------------------------------------------------------------ */
+/* ---- events -------------------------------------------------------------- */
 
 #define MAX_EVENTS 256
 
@@ -124,7 +124,7 @@ static int count_events(const char *run_id, int state)
 	return n;
 }
 
-/* ---- the replay servers ---------------------------------------------------- */
+/* ---- the replay servers -------------------------------------------------- */
 
 struct replay {
 	pid_t pid;
@@ -494,7 +494,7 @@ static void test_settings_errors(void **state)
 	autos[0].executor_options = saved;
 }
 
-/* ---- a run from submit to finish ------------------------------------------ */
+/* ---- a run from submit to finish ----------------------------------------- */
 
 static json_t *find_request(json_t *reqs, const char *method)
 {
@@ -745,7 +745,7 @@ static void test_deadline_exceeded(void **state)
 	assert_non_null(strstr(ev.reason, "DeadlineExceeded"));
 }
 
-/* ---- watch details, 410, 409, polling ---------------------------------- */
+/* ---- watch details, 410, 409, polling ------------------------------------ */
 
 static void test_gone_410_relists(void **state)
 {
@@ -852,7 +852,7 @@ static void test_watch_refused_polls(void **state)
 	exec_close(ex);
 }
 
-/* ---- stop and runcell's own timeout --------------------------------------- */
+/* ---- stop and runcell's own timeout -------------------------------------- */
 
 static void wait_log(const char *run, const char *want)
 {
@@ -935,7 +935,7 @@ static void test_own_timeout(void **state)
 	exec_close(ex);
 }
 
-/* ---- attach after a restart, and an API server that is down ---------------- */
+/* ---- attach after a restart, and an API server that is down -------------- */
 
 static void test_attach(void **state)
 {
@@ -999,7 +999,7 @@ static void test_api_down_keeps_state(void **state)
 	exec_close(ex);
 }
 
-/* ---- credentials ----------------------------------------------------------- */
+/* ---- credentials --------------------------------------------------------- */
 
 static char *write_kubeconfig(const char *name, const char *server,
 			      const char *user_yaml, const char *cluster_extra)

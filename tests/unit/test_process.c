@@ -645,8 +645,9 @@ static void test_supervisor_killed(void **state)
 	struct rc_err err;
 	struct run_req a, b;
 	char *path, *text;
+	pid_t prog = 0;
 	json_t *st;
-	pid_t prog;
+	size_t len;
 
 	/* Killed while the backend watches: reported lost at once. */
 	req_init(f, &a, 0, "sleep", "100", NULL);
@@ -655,11 +656,14 @@ static void test_supervisor_killed(void **state)
 	/* The running record follows the running event closely. */
 	path = xasprintf("%s/cells/%s/status.json", f->dir, a.id);
 	for (int i = 0; i < 500; i++) {
-		text = slurp(path);
-		st = json_loads(text, 0, NULL);
-		prog = (pid_t)json_integer_value(json_object_get(st, "pid"));
-		json_decref(st);
-		free(text);
+		text = NULL;
+		if (read_file(path, 65536, &text, &len, &err) == 0) {
+			st = json_loads(text, 0, NULL);
+			prog = (pid_t)json_integer_value(
+				json_object_get(st, "pid"));
+			json_decref(st);
+			free(text);
+		}
 		if (prog > 0)
 			break;
 		usleep(2000);
@@ -714,13 +718,29 @@ static void test_errors(void **state)
 	struct fixture *f = *state;
 	struct config cfg;
 	struct executor *ex = NULL;
+	struct rec_event end;
 	struct rc_err err;
-	char longdir[200];
+	struct run_req q;
+	char longdir[200], *path;
 
 	/* Stop of a run that does not exist. */
 	assert_int_equal(f->ex->ops->stop(f->ex, "r0000000000000000", NULL,
 					  &err), -1);
 	assert_non_null(strstr(err.msg, "cannot be stopped"));
+	/* A log file that cannot be created: the run fails to start. */
+	req_init(f, &q, 0, "/bin/true", NULL);
+	free(q.log_path);
+	q.log_path = xasprintf("%s/not-a-folder/x.log", f->dir);
+	q.spec.log_path = q.log_path;
+	path = xasprintf("%s/not-a-folder", f->dir);
+	assert_int_equal(write_file_atomic(path, "", 0, &err), 0);
+	free(path);
+	start(f, &q);
+	end = finish_of(f, &q, 5000);
+	assert_int_equal(end.state, RUN_FAILED);
+	assert_false(end.has_exit_code);
+	assert_non_null(strstr(end.reason, "cannot open the log file"));
+	req_free(&q);
 	/* A handle that is not ours. */
 	assert_int_equal(f->ex->ops->attach(f->ex, "r0000000000000000",
 					     "slurm:12", "/dev/null", &err),
