@@ -32,6 +32,7 @@ struct state_rec {
 	uint64_t seq;
 	char run_id[RUN_ID_LEN + 1];
 	bool terminal;
+	int rank;
 	char *json;
 };
 
@@ -90,6 +91,32 @@ static struct events_tail *tail_find(struct events *ev, const char *id)
 	return NULL;
 }
 
+/* How far along a state is: listeners may be told of changes out of order
+ * (each re-reads the store from its own thread), and a follower must never
+ * see a run go back. */
+static int state_rank(enum run_state st)
+{
+	if (run_state_terminal(st))
+		return 3;
+	return st == RUN_RUNNING ? 2 : st == RUN_STARTING ? 1 : 0;
+}
+
+/* Whether a change of run id to rank arrives after one further along
+ * (mu held). */
+static bool is_stale(struct events *ev, const char *id, int rank)
+{
+	uint64_t oldest = ev->head > EVENTS_STATE_RING ?
+				  ev->head - EVENTS_STATE_RING + 1 : 1;
+
+	for (uint64_t q = ev->head; q >= oldest && q > 0; q--) {
+		const struct state_rec *rec = &ev->ring[q % EVENTS_STATE_RING];
+
+		if (!strcmp(rec->run_id, id))
+			return rec->rank > rank;
+	}
+	return false;
+}
+
 /* The runs listener: record the change, wake its followers. */
 static void on_run(void *ctx, const struct run *r)
 {
@@ -103,12 +130,18 @@ static void on_run(void *ctx, const struct run *r)
 	json_decref(j);
 	free(text);
 	pthread_mutex_lock(&ev->mu);
+	if (is_stale(ev, r->id, state_rank(r->state))) {
+		pthread_mutex_unlock(&ev->mu);
+		free(masked);
+		return;
+	}
 	ev->head++;
 	rec = &ev->ring[ev->head % EVENTS_STATE_RING];
 	free(rec->json);
 	rec->seq = ev->head;
 	memcpy(rec->run_id, r->id, sizeof(rec->run_id));
 	rec->terminal = run_state_terminal(r->state);
+	rec->rank = state_rank(r->state);
 	rec->json = masked;
 	pthread_cond_broadcast(&ev->cond);
 	t = tail_find(ev, r->id);

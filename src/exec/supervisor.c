@@ -435,22 +435,42 @@ static int spawn_process(struct sup *s, int out_w)
 	return -1;
 }
 
+/* The run's environment as the cell sees it: HOME names the work folder's
+ * path inside the cell, not its host path (which the cell cannot see). */
+static char **cell_env(struct sup *s)
+{
+	char **env = strv_dup(s->r->env);
+
+	for (char **p = env; *p; p++) {
+		if (str_has_prefix(*p, "HOME=")) {
+			free(*p);
+			*p = xasprintf("HOME=%s",
+				       cell_runtime_work_path(s->rt));
+		}
+	}
+	return env;
+}
+
 /* Isolate mode: build the cell; returns 0 when the program runs. */
 static int spawn_cell(struct sup *s, int out_w)
 {
+	char **env = cell_env(s);
 	struct cell_spec cs = {
 		.run_id = s->r->run_id,
 		.argv = s->r->argv,
-		.env = s->r->env,
+		.env = env,
 		.res = &s->r->res,
 		.iso = &s->r->iso,
 		.work_dir = s->r->work_dir,
 		.out_fd = out_w,
 	};
 	struct rc_err e;
+	int r;
 
 	rc_err_clear(&e);
-	if (cell_spawn(s->rt, &cs, &s->cell, &e) < 0) {
+	r = cell_spawn(s->rt, &cs, &s->cell, &e);
+	strv_free(env);
+	if (r < 0) {
 		/* Only a failed exec has an exit code (127, as in process
 		 * mode); cell.c words it as spawn.c does. */
 		fail_start(s, str_has_prefix(e.msg, "cannot execute "), 127,

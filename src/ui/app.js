@@ -491,7 +491,13 @@ async function viewRuns(seq, query) {
         .map((t, i) => h('th' + ([3, 4, 7].includes(i) ? '.wide' : ''), { scope: 'col', text: t })))),
       tbody)), empty);
   stream('/api/v1/runs/events', {
-    run: (ev) => { const r = JSON.parse(ev.data); runs.set(r.id, r); draw(); },
+    run: (ev) => {
+      const r = JSON.parse(ev.data), old = runs.get(r.id);
+      // A finished run never goes back to an active state.
+      if (old && !ACTIVE.includes(old.state) && ACTIVE.includes(r.state)) return;
+      runs.set(r.id, r);
+      draw();
+    },
     resync: () => route(),
   });
   // Durations of running runs tick.
@@ -571,7 +577,13 @@ async function viewRun(seq, id) {
 
   const status = $('#log-status');
   stream('/api/v1/runs/' + encodeURIComponent(run.id) + '/events', {
-    state: (ev) => { run = JSON.parse(ev.data); drawFacts(); if (ACTIVE.includes(run.state)) status.textContent = 'Live'; },
+    state: (ev) => {
+      const r = JSON.parse(ev.data);
+      if (!ACTIVE.includes(run.state) && ACTIVE.includes(r.state)) return; // stale
+      run = r;
+      drawFacts();
+      if (ACTIVE.includes(run.state)) status.textContent = 'Live';
+    },
     log: (ev) => {
       log.append(ev.data);
       if (follow.checked) log.scrollTop = log.scrollHeight;

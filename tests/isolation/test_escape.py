@@ -367,6 +367,13 @@ def test_service_files_and_tokens_unreadable(s):
     assert r["paths"][control] == "ok", r       # the folder is reachable
     for p in secret_paths:
         assert r["paths"][p] in ("ENOENT", "EACCES", "EPERM"), (p, r["paths"][p])
+    print("     " + json.dumps({os.path.relpath(p, s.dir): [r["paths"][p], r["sizes"][p]]
+                                    for p in secret_paths}))
+    # Not even a size shows: files are covered by an empty file, folders
+    # by an empty tmpfs.
+    for p in secret_paths:
+        assert r["sizes"][p] in (0, "ENOENT", "EACCES") or \
+            os.path.isdir(p), (p, r["sizes"][p])
     for leaf in ("environ", "cmdline", "mem"):
         assert r["paths"]["/proc/%d/%s" % (s.proc.pid, leaf)] == "ENOENT", r
     assert r["tokens"] == [], r["tokens"]
@@ -464,8 +471,14 @@ def test_host_processes_and_other_runs_invisible(s):
         assert r["kill"] == "ESRCH" and r["kill0"] == "ESRCH", r
         assert s.proc.poll() is None
         assert_healthy(s)
-        # The cgroup file system must not list other runs' pids either.
-        assert r["cgroup_pids"] == [], r["cgroup_pids"]
+        # The cgroup file system (host /sys, read-only) lists other runs'
+        # cgroups, but their pids read as 0: outside our PID namespace.
+        for path, pids in r["cgroup_pids"]:
+            assert set(pids) <= {"0", "1", str(r["self"])}, (path, pids)
+        # The server's memory and environment are out of reach: the cell's
+        # init (a copy of the supervisor) is not dumpable.
+        for leaf in ("environ", "mem", "maps"):
+            assert r["init"][leaf] == "EACCES", r["init"]
     finally:
         s.post("/api/v1/runs/%s/stop" % other["id"], {})
         s.wait(other["id"], timeout=15)

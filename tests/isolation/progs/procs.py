@@ -22,7 +22,7 @@ for d in sorted(os.listdir("/proc")):
             out["procs"][d] = "<%s>" % err_name(e)
 marker = a.get("marker")
 out["marker_seen"] = bool(marker) and any(
-    marker in c for c in out["procs"].values())
+    marker in c for p, c in out["procs"].items() if int(p) != os.getpid())
 if a.get("pid"):
     try:
         os.kill(int(a["pid"]), signal.SIGKILL)
@@ -34,7 +34,8 @@ if a.get("pid"):
         out["kill0"] = "ok"
     except OSError as e:
         out["kill0"] = err_name(e)
-# Other runs through the cgroup file system: which pids can we list?
+# Other runs through the cgroup file system: which pids can we list?  (A
+# pid outside our PID namespace reads as 0.)
 other = []
 for p in glob.glob("/sys/fs/cgroup/*/runcell-*/slot*/cgroup.procs") + \
         glob.glob("/sys/fs/cgroup/*/*/*/runcell-*/slot*/cgroup.procs") + \
@@ -47,4 +48,14 @@ for p in glob.glob("/sys/fs/cgroup/*/runcell-*/slot*/cgroup.procs") + \
     except OSError:
         pass
 out["cgroup_pids"] = other
+# Pid 1 is the cell's init, a copy of the supervisor: its memory and
+# environment must be out of reach.
+out["init"] = {}
+for leaf in ("environ", "mem", "maps"):
+    try:
+        with open("/proc/1/" + leaf, "rb") as f:
+            f.read(4096)
+        out["init"][leaf] = "ok"
+    except OSError as e:
+        out["init"][leaf] = err_name(e)
 result(out)

@@ -3,7 +3,8 @@
 --paths JSON   host paths to open (a folder: listed; a file: read)
 --pid N        the server's host pid: its /proc entries are tried
 --walk JSON    folders to walk, reading every file, looking for tokens
-Reports, per path, "ok" or the errno name, and every token-looking string
+Reports, per path, "ok" or the errno name (and its size as stat sees it),
+and every token-looking string
 (rct_ + 48 hex digits) found anywhere readable."""
 import json
 import os
@@ -33,8 +34,14 @@ def try_read(p):
         return err_name(e)
 
 
+out["sizes"] = {}
 for p in paths:
     out["paths"][p] = try_read(p)
+    try:
+        st = os.stat(p)
+        out["sizes"][p] = st.st_size
+    except OSError as e:
+        out["sizes"][p] = err_name(e)
 if pid:
     for leaf in ("environ", "cmdline", "mem", "root", "fd"):
         p = "/proc/%s/%s" % (pid, leaf)
