@@ -17,17 +17,20 @@ int exec_sandbox_open(struct executor *ex, struct rc_err *err)
 {
 	const struct config *cfg = ex->cfg;
 	struct sup_options opt = { .isolate = true };
-	char *state_dir, *hidden[3];
+	char *state_dir, *hidden[4];
 	size_t n = 0;
 	int ret;
 
 	state_dir = xasprintf("%s/cellrt", cfg->server.data_dir);
-	/* The service's data (database, tokens, logs, other runs) and the
-	 * configuration file are never visible in a cell.  The config's
-	 * folder is not hidden: it holds the automations' scripts. */
+	/* The service's data (database, tokens, logs, other runs), the
+	 * configuration file and the secrets file are never visible in a
+	 * cell.  The config's folder is not hidden: it holds the
+	 * automations' scripts. */
 	hidden[n++] = cfg->server.data_dir;
 	if (cfg->path)
 		hidden[n++] = cfg->path;
+	if (cfg->server.secrets_file)
+		hidden[n++] = cfg->server.secrets_file;
 	hidden[n] = NULL;
 
 	opt.cell.state_dir = state_dir;
