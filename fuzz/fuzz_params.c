@@ -3,7 +3,8 @@
  * to a program's argv: JSON text -> catalog_validate -> catalog_argv, for
  * the fixture automation "fuzz" (one parameter of every type).
  *
- * The input is a request body.  When it is {"automation":..,
+ * The input is a request body ("@DIR@" in it stands for the fixture's
+ * folder, the root of the path parameter).  When it is {"automation":..,
  * "parameters":{..}} the parameters object is validated (as POST
  * /api/v1/runs does); any other object is taken as the parameters
  * themselves.  Beyond "no crash, no leak, no undefined behaviour" it checks
@@ -77,8 +78,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct rc_err err;
 	char **argv;
 
-	body = json_loadb((const char *)data, size, JSON_REJECT_DUPLICATES,
-			  &jerr);
+	/* "@DIR@" is the fixture's folder (path parameters' root). */
+	if (memmem(data, size, "@DIR@", 5)) {
+		char *in = fuzz_cstr(data, size);
+		char *text = fuzz_subst_dir(in, dir);
+
+		body = json_loads(text, JSON_REJECT_DUPLICATES, &jerr);
+		free(text);
+		free(in);
+	} else {
+		body = json_loadb((const char *)data, size,
+				  JSON_REJECT_DUPLICATES, &jerr);
+	}
 	if (!body)
 		return 0;
 	params = body;

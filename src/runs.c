@@ -47,6 +47,8 @@
  * log is cut to its head and tail (retention_trim_log). */
 #define LOG_SPOOL_FACTOR 4
 #define RETRY_MAX_SHIFT 20
+/* How often the scheduler writes again a state the store refused. */
+#define STORE_RETRY_MS 1000
 
 struct backend_ref {
 	char *name;
@@ -65,6 +67,23 @@ struct slot {
 	bool started;            /* start() returned */
 	bool stop_pending;       /* stop asked before start() returned */
 	struct slot *next;
+};
+
+/* The end of a run that the store could not record when it happened (the
+ * database locked by another process, the disk full): the scheduler writes
+ * it again every STORE_RETRY_MS until it is taken, so that a run never
+ * stays "running" in the store after it ended. */
+struct pending_end {
+	char id[RUN_ID_LEN + 1];
+	enum run_state state;
+	int64_t at;
+	bool has_exit_code;
+	int exit_code;
+	char *reason;
+	bool has_usage;
+	int64_t cpu_usec;
+	int64_t peak_memory;
+	struct pending_end *next;
 };
 
 struct listener {
@@ -94,6 +113,8 @@ struct runs {
 	bool paused;             /* --drain: start nothing more */
 	bool thread_started;
 	pthread_t thread;
+	struct pending_end *ends;   /* ends to write again (mu) */
+	int64_t ends_at;            /* when to try them next */
 
 	struct listener listeners[8];
 	int n_listeners;
@@ -410,6 +431,47 @@ static void ended(struct runs *rs, const char *id)
 	store_run_clear(&r);
 }
 
+/* Write the terminal state ev reports: 0 written, 1 refused (the run is
+ * terminal already), -1 store error in *err. */
+static int write_end(struct runs *rs, const struct exec_event *ev,
+		     struct rc_err *err)
+{
+	struct run upd;
+
+	memset(&upd, 0, sizeof(upd));
+	upd.finished_at = ev->at ? ev->at : time_now_ms();
+	upd.has_exit_code = ev->has_exit_code;
+	upd.exit_code = ev->exit_code;
+	upd.reason = (char *)ev->reason;
+	upd.has_usage = ev->has_usage;
+	upd.cpu_usec = ev->cpu_usec;
+	upd.peak_memory = ev->peak_memory;
+	return store_run_transition(rs->st, ev->run_id, RUN_MASK_ACTIVE,
+				    ev->state, &upd, err);
+}
+
+/* Keep ev for the scheduler to write again (see struct pending_end). */
+static void end_retry_later(struct runs *rs, const struct exec_event *ev)
+{
+	struct pending_end *p = xcalloc(1, sizeof(*p));
+
+	snprintf(p->id, sizeof(p->id), "%s", ev->run_id);
+	p->state = ev->state;
+	p->at = ev->at ? ev->at : time_now_ms();
+	p->has_exit_code = ev->has_exit_code;
+	p->exit_code = ev->exit_code;
+	p->reason = ev->reason ? xstrdup(ev->reason) : NULL;
+	p->has_usage = ev->has_usage;
+	p->cpu_usec = ev->cpu_usec;
+	p->peak_memory = ev->peak_memory;
+	pthread_mutex_lock(&rs->mu);
+	p->next = rs->ends;
+	rs->ends = p;
+	rs->ends_at = time_now_ms() + STORE_RETRY_MS;
+	pthread_cond_broadcast(&rs->cond);
+	pthread_mutex_unlock(&rs->mu);
+}
+
 /* Executor event sink: write the transition, then tell everyone. */
 static void on_event(void *ctx, const struct exec_event *ev)
 {
@@ -441,23 +503,48 @@ static void on_event(void *ctx, const struct exec_event *ev)
 			log_msg(LOG_WARN, ev->run_id, "%s", err.msg);
 		free(log);
 	}
-	upd.finished_at = ev->at ? ev->at : time_now_ms();
-	upd.has_exit_code = ev->has_exit_code;
-	upd.exit_code = ev->exit_code;
-	upd.reason = (char *)ev->reason;
-	upd.has_usage = ev->has_usage;
-	upd.cpu_usec = ev->cpu_usec;
-	upd.peak_memory = ev->peak_memory;
-	r = store_run_transition(rs->st, ev->run_id, RUN_MASK_ACTIVE,
-				 ev->state, &upd, &err);
+	r = write_end(rs, ev, &err);
 	active_drop(rs, ev->run_id);
-	if (r < 0)
-		log_msg(LOG_ERROR, ev->run_id, "recording %s failed: %s",
-			run_state_name(ev->state), err.msg);
+	if (r < 0) {
+		log_msg(LOG_ERROR, ev->run_id, "recording %s failed: %s; "
+			"retrying every %d ms", run_state_name(ev->state),
+			err.msg, STORE_RETRY_MS);
+		end_retry_later(rs, ev);
+	}
 	if (r == 0) {
 		log_msg(LOG_INFO, ev->run_id, "run ended: %s",
 			run_state_name(ev->state));
 		ended(rs, ev->run_id);
+	}
+}
+
+/* Write the ends the store refused before; those it refuses again go
+ * back on the list.  Called by the scheduler without mu. */
+static void retry_ends(struct runs *rs, struct pending_end *list)
+{
+	while (list) {
+		struct pending_end *p = list;
+		struct exec_event ev = {
+			.run_id = p->id, .state = p->state, .at = p->at,
+			.has_exit_code = p->has_exit_code,
+			.exit_code = p->exit_code, .reason = p->reason,
+			.has_usage = p->has_usage, .cpu_usec = p->cpu_usec,
+			.peak_memory = p->peak_memory,
+		};
+		struct rc_err err;
+		int r = write_end(rs, &ev, &err);
+
+		list = p->next;
+		if (r < 0) {
+			end_retry_later(rs, &ev);
+		} else if (r == 0) {
+			log_msg(LOG_INFO, p->id, "run ended: %s (recorded "
+				"late, the store refused it before)",
+				run_state_name(p->state));
+			ended(rs, p->id);
+		}
+		free(p->reason);
+		free(p);
 	}
 }
 
@@ -730,11 +817,27 @@ static void start_one(struct runs *rs, const char *id)
 	char **argv = NULL, **env = NULL;
 	char *log = NULL, *work = NULL, *handle = NULL;
 	bool stop_now;
+	int tr;
 
 	memset(&r, 0, sizeof(r));
-	if (store_run_transition(rs->st, id, RUN_MASK(RUN_QUEUED),
-				 RUN_STARTING, NULL, &err) != 0) {
-		active_drop(rs, id); /* cancelled meanwhile, or store error */
+	tr = store_run_transition(rs->st, id, RUN_MASK(RUN_QUEUED),
+				  RUN_STARTING, NULL, &err);
+	if (tr < 0) {
+		/* The store refused (locked, disk full): the run is still
+		 * queued there, so keep it queued here and try again. */
+		log_msg(LOG_ERROR, id, "cannot start: %s; retrying in %d ms",
+			err.msg, STORE_RETRY_MS);
+		pthread_mutex_lock(&rs->mu);
+		s = active_take(rs, id);
+		if (s) {
+			s->not_before = time_now_ms() + STORE_RETRY_MS;
+			queue_push(rs, s);
+		}
+		pthread_mutex_unlock(&rs->mu);
+		goto out;
+	}
+	if (tr != 0) {
+		active_drop(rs, id); /* cancelled meanwhile */
 		goto out;
 	}
 	notify(rs, id, RUN_STARTING);
@@ -844,11 +947,23 @@ static void *scheduler_main(void *arg)
 	pthread_mutex_lock(&rs->mu);
 	while (!rs->stopping) {
 		int64_t wake_at;
-		struct slot *s = pick(rs, &wake_at);
+		struct slot *s;
 
+		if (rs->ends && time_now_ms() >= rs->ends_at) {
+			struct pending_end *list = rs->ends;
+
+			rs->ends = NULL;
+			pthread_mutex_unlock(&rs->mu);
+			retry_ends(rs, list);
+			pthread_mutex_lock(&rs->mu);
+			continue;
+		}
+		s = pick(rs, &wake_at);
 		if (!s) {
 			struct timespec ts;
 
+			if (rs->ends && (!wake_at || rs->ends_at < wake_at))
+				wake_at = rs->ends_at;
 			if (!wake_at) {
 				pthread_cond_wait(&rs->cond, &rs->mu);
 				continue;
@@ -893,6 +1008,27 @@ void runs_close(struct runs *rs)
 	for (size_t i = 0; i < rs->n_backends; i++) {
 		exec_close(rs->backends[i].ex);
 		free(rs->backends[i].name);
+	}
+	while (rs->ends) {
+		/* Last try; if the store still refuses, the supervisor's
+		 * record decides at the next start (recover). */
+		struct pending_end *p = rs->ends;
+		struct exec_event ev = {
+			.run_id = p->id, .state = p->state, .at = p->at,
+			.has_exit_code = p->has_exit_code,
+			.exit_code = p->exit_code, .reason = p->reason,
+			.has_usage = p->has_usage, .cpu_usec = p->cpu_usec,
+			.peak_memory = p->peak_memory,
+		};
+		struct rc_err err;
+
+		rs->ends = p->next;
+		if (write_end(rs, &ev, &err) < 0)
+			log_msg(LOG_ERROR, p->id, "its end (%s) is not "
+				"recorded: %s", run_state_name(p->state),
+				err.msg);
+		free(p->reason);
+		free(p);
 	}
 	while (rs->queue_head) {
 		struct slot *s = rs->queue_head;

@@ -95,6 +95,7 @@ struct sup {
 
 	int64_t logged;               /* bytes in the log file */
 	bool truncated;
+	int log_errno;                /* a log write failed (ENOSPC): why */
 
 	enum sup_phase phase;
 	bool terminating;             /* SIGTERM sent */
@@ -336,7 +337,7 @@ static void log_output(struct sup *s, const char *p, size_t n)
 {
 	int64_t max = s->r->log_max_bytes;
 
-	if (s->truncated || s->log_fd < 0)
+	if (s->truncated || s->log_fd < 0 || s->log_errno)
 		return;
 	if (max > 0 && s->logged + (int64_t)n > max) {
 		size_t room = s->logged < max ? (size_t)(max - s->logged) : 0;
@@ -351,7 +352,12 @@ static void log_output(struct sup *s, const char *p, size_t n)
 		s->truncated = true;
 		return;
 	}
-	write_all(s->log_fd, p, n);
+	if (write_all(s->log_fd, p, n) < 0) {
+		/* Say so in the run's reason at the end (the log itself
+		 * cannot take it); the rest of the output is discarded. */
+		s->log_errno = errno ? errno : EIO;
+		return;
+	}
 	s->logged += (int64_t)n;
 }
 
@@ -627,6 +633,11 @@ static void on_child_exit(struct sup *s)
 		if (!s->reason && cu.pids_limited)
 			s->reason = xstrdup("process-count limit reached");
 	}
+	if (s->log_errno && !s->reason)
+		s->reason = xasprintf("the log is incomplete: writing it "
+				      "failed after %lld bytes: %s",
+				      (long long)s->logged,
+				      strerror(s->log_errno));
 }
 
 /* Record the end durably, tell every client, give them a moment to read,
