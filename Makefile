@@ -13,7 +13,8 @@
 #   make loadtest the load and fault test (loadtest/, docs/loadtest.md)
 
 CC      ?= cc
-PKGS    := libmicrohttpd jansson yaml-0.1 sqlite3 libseccomp libsodium libcurl
+PKGS    := libmicrohttpd jansson yaml-0.1 sqlite3 libseccomp libsodium libcurl \
+           libpq
 WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
            -Wno-unused-parameter
 CFLAGS  ?= -O2 -g
@@ -131,11 +132,11 @@ $(BUILD)/fuzz_%: fuzz/fuzz_%.c fuzz/fuzz_common.h $(LIB_OBJS)
 fuzz: fuzz-build
 	@./fuzz/run.sh $(FUZZ_TIME) $(FUZZ_TARGETS)
 
-# Static analysis: configuration in .clang-tidy and fuzz/cppcheck.supp.
+# Static analysis: configuration in .clang-tidy and .cppcheck-suppressions.
 LINT_SRCS := $(sort $(wildcard src/*.c src/exec/*.c src/store/*.c))
 
 lint:
-	@./scripts/lint.sh $(LINT_SRCS)
+	@LINT_CFLAGS="$(CFLAGS)" ./scripts/lint.sh $(LINT_SRCS)
 
 format-check:
 	@clang-format --dry-run --Werror $(LINT_SRCS) \

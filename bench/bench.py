@@ -2,7 +2,10 @@
 """The launch benchmark's orchestration (`make bench` -> bench/run.sh).
 
 Starts the real runcell server on a free loopback port with a fresh data
-folder, once per executor (sandbox, then process), drives it with
+folder, twice per executor (sandbox, then process): one server with
+max_concurrent_runs 128 for (1) sequential launches and (2) the sustained
+rate, one with max_concurrent_runs HOLD+100 for (3) the concurrent sleeping
+runs.  It drives them with
 build/bench/launch (bench/launch.c: the timing loops), runs the baselines
 (posix_spawn, bwrap, crun) with the same trivial program
 (build/bench/stamp, bench/stamp.c), and prints one table (also written to
@@ -12,6 +15,7 @@ Python standard library only.  Environment knobs (defaults in brackets):
   BENCH_EXECUTORS  [sandbox,process]   which server configurations
   BENCH_RUNS [300]  BENCH_WARMUP [30]  sequential launch runs
   BENCH_CLIENTS [8] BENCH_SECONDS [10] BENCH_WINDOW [64]  sustained rate
+  BENCH_LAUNCH_MAX_CONCURRENT [128]  server.max_concurrent_runs for (1), (2)
   BENCH_HOLD [1000] BENCH_GETS [2000]  concurrent sleeping runs
   BENCH_SPAWNS [1000] BENCH_TOOL_RUNS [300]  baselines
   BENCH_OUT [bench/RESULTS.md]  BENCH_RUNCELL [build/runcell]
@@ -48,6 +52,7 @@ WARMUP = env_int("BENCH_WARMUP", 30)
 CLIENTS = env_int("BENCH_CLIENTS", 8)
 SECONDS = env_int("BENCH_SECONDS", 10)
 WINDOW = env_int("BENCH_WINDOW", 64)
+LAUNCH_MAXC = env_int("BENCH_LAUNCH_MAX_CONCURRENT", 128)
 HOLD = env_int("BENCH_HOLD", 1000)
 GETS = env_int("BENCH_GETS", 2000)
 SPAWNS = env_int("BENCH_SPAWNS", 1000)
@@ -295,15 +300,17 @@ def run_driver(cmd, timeout):
 def phase_seq(srv):
     lines = run_driver(srv.driver("seq", "stamp", RUNS, WARMUP),
                        timeout=60 + (RUNS + WARMUP) * 0.5)
-    exe, fin, rec, post, bad = [], [], [], [], []
+    exe, fin, rec, post, running, bad = [], [], [], [], [], []
     for ln in lines:
         f = ln.split()
         if f[0] != "run":
             continue
-        _, rid, t0, t202, stamp, tfin, fin_ms, state, first = f
-        t0, t202, stamp, tfin, fin_ms = map(int, (t0, t202, stamp, tfin,
-                                                  fin_ms))
+        _, rid, t0, t202, trun, stamp, tfin, fin_ms, state, first = f
+        t0, t202, trun, stamp, tfin, fin_ms = map(
+            int, (t0, t202, trun, stamp, tfin, fin_ms))
         post.append(t202 - t0)
+        if trun:
+            running.append(trun - t0)
         fin.append(tfin - t0)
         if fin_ms:
             rec.append(fin_ms * 1_000_000 - t0)
@@ -312,7 +319,7 @@ def phase_seq(srv):
         else:
             bad.append("%s %s %s" % (rid, state, first.replace("_", " ")))
     res = {"n": len(fin), "exec": exe, "final": fin, "recorded": rec,
-           "post": post, "bad": bad}
+           "post": post, "running": running, "bad": bad}
     if len(bad) > len(fin) // 10:
         res["error"] = "%d of %d runs did not succeed, e.g. %s" % (
             len(bad), len(fin), bad[0])
@@ -356,49 +363,84 @@ def mem_snapshot(srv):
     return out
 
 
+def run_reason(srv, run_id):
+    """The recorded reason of a run (to say why it failed)."""
+    import http.client
+    try:
+        c = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=10)
+        c.request("GET", "/api/v1/runs/" + run_id,
+                  headers={"Authorization": "Bearer " + srv.token})
+        j = json.loads(c.getresponse().read())
+        c.close()
+        return j.get("reason") or "no reason recorded"
+    except Exception as e:
+        return "(reason unavailable: %s)" % e
+
+
 def phase_hold(srv):
     res = {"before": mem_snapshot(srv)}
     p = subprocess.Popen(srv.driver("hold", "sleeper", HOLD, GETS),
                          stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True)
+                         stderr=subprocess.PIPE)
     kv, gets = {}, []
+    pending = [b""]
+    fd = p.stdout.fileno()
+
+    def handle(ln):
+        f = ln.split()
+        if len(f) >= 3 and f[0] == "hold":
+            if f[1] == "early_end":
+                kv["early_end"], kv["early_state"] = f[2], f[3]
+            else:
+                kv[f[1]] = float(f[2])
+        elif len(f) == 2 and f[0] == "get":
+            gets.append(int(f[1]))
+        return f[0] if f else ""
 
     def read_until(marker, timeout):
+        """Unbuffered: the driver waits for us after printing marker."""
         deadline = time.time() + timeout
         while time.time() < deadline:
-            r, _, _ = select.select([p.stdout], [], [], 1.0)
+            r, _, _ = select.select([fd], [], [], 1.0)
             if not r:
                 if p.poll() is not None:
-                    break
+                    return False
                 continue
-            ln = p.stdout.readline()
-            if not ln:
-                break
-            f = ln.split()
-            if f and f[0] == marker:
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                return False
+            pending[0] += chunk
+            *lines, pending[0] = pending[0].split(b"\n")
+            found = False
+            for ln in lines:
+                if handle(ln.decode()) == marker:
+                    found = True
+            if found:
                 return True
-            if len(f) >= 3 and f[0] == "hold":
-                kv[f[1]] = f[2] if f[1] == "early_end" else float(f[2])
-                if f[1] == "early_end":
-                    kv["early_state"] = f[3]
-            elif len(f) == 2 and f[0] == "get":
-                gets.append(int(f[1]))
         return False
+
+    def fail(what):
+        if p.poll() is None:
+            p.kill()
+        p.wait()
+        raise RuntimeError("hold (%s): %s" % (
+            what, p.stderr.read().decode(errors="replace")[-800:]))
 
     try:
         if not read_until("ready", 300):
-            raise RuntimeError("hold: %s" % p.stderr.read()[-800:])
+            fail("starting %d runs" % HOLD)
         res["with"] = mem_snapshot(srv)
-        p.stdin.write("go\n")
+        p.stdin.write(b"go\n")
         p.stdin.flush()
         if not read_until("measured", 300):
-            raise RuntimeError("hold: %s" % p.stderr.read()[-800:])
+            fail("GET requests")
         res["after_gets"] = {"server_rss_kb":
                              status_kb(srv.proc.pid, "VmRSS")}
-        p.stdin.write("go\n")
+        p.stdin.write(b"go\n")
         p.stdin.flush()
         read_until("never", 200)
-        p.wait(timeout=30)
+        if p.wait(timeout=30) != 0:
+            fail("stopping the runs")
     finally:
         if p.poll() is None:
             p.kill()
@@ -409,7 +451,8 @@ def phase_hold(srv):
     if kv.get("running", 0) < HOLD:
         res["error"] = "only %d of %d runs reached running (%d ended early%s)" % (
             kv.get("running", 0), HOLD, kv.get("ended_early", 0),
-            ", e.g. %s %s" % (kv["early_end"], kv.get("early_state"))
+            ", e.g. %s %s: %s" % (kv["early_end"], kv.get("early_state"),
+                                  run_reason(srv, kv["early_end"]))
             if "early_end" in kv else "")
     if kv.get("ended", 0) < HOLD:
         res.setdefault("error", "after stop, only %d of %d runs ended" % (
@@ -464,6 +507,13 @@ def crun_bundle(tmp):
 
 def phase_baselines(tmp):
     out = {}
+    log("baseline: write + fdatasync x 200 in %s" % tmp)
+    try:
+        lines = run_driver([LAUNCH, "fsync", "200",
+                            os.path.join(tmp, "fsync.test")], 120)
+        out["fsync"] = [int(l.split()[1]) for l in lines]
+    except Exception as e:
+        out["fsync"] = str(e)
     log("baseline: posix_spawn x %d" % SPAWNS)
     out["spawn"] = spawn_samples(SPAWNS, [STAMP], 120)
     if shutil.which("bwrap"):
@@ -487,8 +537,8 @@ def phase_baselines(tmp):
         errors = []
         for label, argv in tries:
             r = try_tool(TOOL_RUNS, argv, 180)
-            r["how"] = label
             if "error" not in r:
+                r["how"] = label
                 break
             errors.append("%s: %s" % (label, r["error"]))
         if "error" in r:
@@ -517,6 +567,43 @@ def cgroup_mode():
     return "v1" if v1 else "unknown"
 
 
+def loadavg():
+    try:
+        with open("/proc/loadavg") as f:
+            return float(f.read().split()[0])
+    except (OSError, ValueError):
+        return None
+
+
+def busy_others():
+    """The busiest processes that are not part of the benchmark, from a
+    0.5 s sample of /proc/PID/stat CPU ticks (to say why numbers are off)."""
+    def ticks():
+        t = {}
+        for d in os.listdir("/proc"):
+            if not d.isdigit():
+                continue
+            try:
+                with open("/proc/%s/stat" % d) as f:
+                    s = f.read()
+                rest = s[s.rindex(")") + 2:].split()
+                t[int(d)] = (s[s.index("(") + 1:s.rindex(")")],
+                             int(rest[11]) + int(rest[12]))
+            except (OSError, ValueError, IndexError):
+                pass
+        return t
+    a = ticks()
+    time.sleep(0.5)
+    b = ticks()
+    hz = os.sysconf("SC_CLK_TCK")
+    use = {}
+    for pid, (comm, t) in b.items():
+        if pid in a and pid != os.getpid():
+            use[comm] = use.get(comm, 0) + (t - a[pid][1]) / hz / 0.5
+    top = sorted(use.items(), key=lambda kv: -kv[1])
+    return [(c, u) for c, u in top if u >= 0.05][:5]
+
+
 def git_rev():
     r = subprocess.run(["git", "-C", ROOT, "describe", "--always", "--dirty"],
                        capture_output=True, text=True)
@@ -538,7 +625,7 @@ def p50p99(xs):
     return "%s / %s" % (fmt_ms(ms(pct(xs, 50))), fmt_ms(ms(pct(xs, 99))))
 
 
-def build_table(results, base, started, elapsed):
+def build_table(results, base, started, elapsed, load):
     L = []
     L.append("# runcell launch benchmark")
     L.append("")
@@ -549,6 +636,19 @@ def build_table(results, base, started, elapsed):
                  platform.release(), cgroup_mode(), git_rev(),
                  time.strftime("%Y-%m-%d %H:%M", time.gmtime(started)),
                  elapsed))
+    L.append("")
+    la0, busy, la1 = load
+    if la0 is not None:
+        L.append("Load average (1 min) before: %.2f, after: %.2f." % (
+            la0, la1 if la1 is not None else -1))
+        if la0 > 1.0 or busy:
+            L.append("")
+            L.append("**Warning: the machine was not idle when the benchmark "
+                     "started** (%s); other work competes for the 2 CPUs, so "
+                     "these figures overstate the latencies and understate "
+                     "the rates.  Run it again on a quiet machine." % (
+                         ", ".join("%s %.0f%% CPU" % (c, 100 * u)
+                                   for c, u in busy) or "load average"))
     L.append("")
     L.append("Program: `build/bench/stamp` (static; writes CLOCK_REALTIME ns "
              "as its first action).  Times are p50 / p99.")
@@ -576,6 +676,8 @@ def build_table(results, base, started, elapsed):
         "%d warm-up)" % (RUNS, WARMUP), lambda r: seq(r, "exec"),
         "p50 < 3 ms, p99 < 10 ms")
     row("(1) POST → 202 answer", lambda r: seq(r, "post"))
+    row("(1) POST → `running` seen by a client (event stream)",
+        lambda r: seq(r, "running"))
     row("(1) POST → final state seen by a client (event stream)",
         lambda r: seq(r, "final"))
     row("(1) POST → recorded `finished_at` (ms resolution)",
@@ -622,12 +724,12 @@ def build_table(results, base, started, elapsed):
         g = h["with"]["groups"].get("runcell-sup")
         if not g:
             return "no runcell-sup process found"
-        return "%.0f kB PSS (%.0f kB RSS) per supervisor; %d supervisors, "\
-               "%s PSS in all" % (g["pss_kb"] / max(g["n"], 1),
-                                  g["rss_kb"] / max(g["n"], 1), g["n"],
-                                  mb(g["pss_kb"]))
+        return "**%.0f kB PSS** (%.0f kB RSS) per run: %d `runcell-sup` "\
+               "processes, %s PSS in all, ÷ %d runs" % (
+                   g["pss_kb"] / HOLD, g["rss_kb"] / HOLD, g["n"],
+                   mb(g["pss_kb"]), HOLD)
 
-    row("(3) per-run overhead: supervisors' PSS ÷ runs",
+    row("(3) per-run overhead: all `runcell-sup` processes' PSS ÷ runs",
         lambda r: hold(r, per_run))
 
     def others(h):
@@ -677,8 +779,31 @@ def build_table(results, base, started, elapsed):
         if "error" in b:
             L.append("| %s | cannot run here: %s | | | |" % (
                 label, b["error"].replace("|", "/").replace("\n", " ")))
+    fs = base.get("fsync")
+    if isinstance(fs, list) and fs:
+        L.append("| (for reference) one durable write: pwrite 4 kB + "
+                 "fdatasync in the data folder's filesystem (%s), ×%d | "
+                 "%s | | | |" % (fs_type(tempfile.gettempdir()), len(fs),
+                                  p50p99(fs)))
+    elif fs:
+        L.append("| one durable write (pwrite + fdatasync) | cannot run: "
+                 "%s | | | |" % fs)
     L.append("")
     return L
+
+
+def fs_type(path):
+    best, typ = "", "?"
+    try:
+        with open("/proc/mounts") as f:
+            for line in f:
+                dev, mnt, t = line.split()[:3]
+                if (path == mnt or path.startswith(mnt.rstrip("/") + "/")) \
+                        and len(mnt) >= len(best):
+                    best, typ = mnt, t
+    except OSError:
+        pass
+    return "%s on %s" % (typ, best or "?")
 
 
 def notes(results, base):
@@ -692,19 +817,25 @@ def notes(results, base):
              "`finished_at` is the run record's own time (ms resolution, "
              "so it can read up to 1 ms early).  (2) %d threads, each with "
              "its own keep-alive connection, submit for %d s while at most "
-             "%d runs are unfinished; the rate is succeeded runs ÷ (first "
+             "%d runs are unfinished (server.max_concurrent_runs %d for (1) "
+             "and (2), %d for (3), a fresh server and data folder for "
+             "each); the rate is succeeded runs ÷ (first "
              "POST → last run's end).  (3) %d runs of `stamp sleep 600` "
              "(memory 16M, pids 8); memory from /proc/PID/status (VmRSS) "
              "and /proc/PID/smaps_rollup (Rss, Pss) of runcelld's "
              "descendants, grouped by process name; kernel memory of "
              "namespaces and cgroups is not included.  (4) the baselines "
              "time posix_spawn of the tool → the stamp, and → waitpid." % (
-                 CLIENTS, SECONDS, WINDOW, HOLD))
+                 CLIENTS, SECONDS, WINDOW, LAUNCH_MAXC, HOLD + 100, HOLD))
     return N
 
 
 def main():
     started = time.time()
+    load0, busy = loadavg(), busy_others()
+    if busy:
+        log("warning: the machine is busy: %s" % ", ".join(
+            "%s %.0f%%" % (c, 100 * u) for c, u in busy))
     for path in (BIN, LAUNCH, STAMP):
         if not os.access(path, os.X_OK):
             log("missing %s: run `make bench`" % path)
@@ -723,39 +854,47 @@ def main():
         base = phase_baselines(tmp)
         for ex in EXECUTORS:
             r = results[ex] = {}
-            srv = Server(ex, maxc=max(HOLD + 100, WINDOW + 8))
-            servers.append(srv)
-            try:
-                log("%s: starting the server" % ex)
-                srv.start()
-            except Exception as e:
-                failed = True
-                for k in ("seq", "rate", "hold"):
-                    r[k] = {"error": str(e)}
-                log(str(e))
-                continue
-            for name, fn in (("seq", phase_seq), ("rate", phase_rate),
-                             ("hold", phase_hold)):
-                log("%s: %s" % (ex, name))
+            # (1) and (2) on a server sized for them, (3) on one with
+            # max_concurrent_runs HOLD + 100 (each a fresh data folder).
+            for phases, maxc in (
+                    ((("seq", phase_seq), ("rate", phase_rate)), LAUNCH_MAXC),
+                    ((("hold", phase_hold),), HOLD + 100)):
+                names = [n for n, _ in phases]
+                srv = Server(ex, maxc=maxc)
+                servers.append(srv)
                 try:
-                    r[name] = fn(srv)
+                    log("%s: starting a server (max_concurrent_runs %d)" % (
+                        ex, maxc))
+                    srv.start()
                 except Exception as e:
-                    r[name] = {"error": "%s" % e}
-                if "error" in r[name]:
                     failed = True
-                    log("%s: %s: %s" % (ex, name, r[name]["error"]))
-                if not srv.alive():
-                    failed = True
-                    err = "runcelld exited (status %s): %s" % (
-                        srv.proc.returncode, srv.server_log()[-600:])
-                    log(err)
-                    for k in ("seq", "rate", "hold"):
-                        r.setdefault(k, {"error": err})
-                    break
-            log("%s: stopping the server" % ex)
-            n = srv.cleanup()
-            if n:
-                log("%s: killed %d leftover processes" % (ex, n))
+                    for k in names:
+                        r[k] = {"error": str(e)}
+                    log(str(e))
+                    srv.cleanup()
+                    continue
+                for name, fn in phases:
+                    log("%s: %s" % (ex, name))
+                    try:
+                        r[name] = fn(srv)
+                    except Exception as e:
+                        r[name] = {"error": "%s" % e}
+                    r[name]["maxc"] = maxc
+                    if "error" in r[name]:
+                        failed = True
+                        log("%s: %s: %s" % (ex, name, r[name]["error"]))
+                    if not srv.alive():
+                        failed = True
+                        err = "runcelld exited (status %s): %s" % (
+                            srv.proc.returncode, srv.server_log()[-600:])
+                        log(err)
+                        for k in names:
+                            r.setdefault(k, {"error": err})
+                        break
+                log("%s: stopping the server" % ex)
+                n = srv.cleanup()
+                if n:
+                    log("%s: killed %d leftover processes" % (ex, n))
     except KeyboardInterrupt as e:
         log("interrupted (%s); cleaning up" % e)
         for srv in servers:
@@ -769,7 +908,8 @@ def main():
         shutil.rmtree(tmp, ignore_errors=True)
 
     elapsed = time.time() - started
-    lines = build_table(results, base, started, elapsed)
+    lines = build_table(results, base, started, elapsed,
+                        (load0, busy, loadavg()))
     lines += notes(results, base)
     text = "\n".join(lines) + "\n"
     print(text)

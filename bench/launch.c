@@ -13,7 +13,10 @@
  *   launch seq HOST PORT TOKEN AUTOMATION N WARMUP
  *       N+WARMUP runs, one at a time, on one keep-alive connection; the end
  *       of each run is seen on the all-runs event stream (SSE).
- *       prints: run ID T0 T202 STAMP TFINAL FINISHED_AT_MS STATE
+ *       prints: run ID T0 T202 TRUNNING STAMP TFINAL FINISHED_AT_MS STATE LOG
+ *       (TRUNNING: "running" seen on the stream, 0 if the run went from
+ *       starting to its end without it; LOG: "-", or the log's first line
+ *       when it holds no stamp)
  *   launch rate HOST PORT TOKEN AUTOMATION CLIENTS SECONDS WINDOW
  *       CLIENTS threads submit runs for SECONDS on keep-alive connections,
  *       at most WINDOW unfinished at a time; then waits for all of them.
@@ -24,6 +27,10 @@
  *       memory meanwhile), then NGET x GET /api/v1/runs/{id} (prints: get
  *       NS), then prints "measured" and waits for a line again, then stops
  *       every run and waits for all to end.
+ *   launch fsync N FILE
+ *       N x (pwrite 4 kB + fdatasync) to FILE, the cost of one durable
+ *       commit on that filesystem (the SQLite store commits each state
+ *       change with synchronous=FULL).  prints: fsync NS
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -592,8 +599,9 @@ static int cmd_seq(char **av)
 			for (char *q = first; *q; q++)
 				if (*q == '\n' || *q == ' ')
 					*q = '_';
-			printf("run %s %lld %lld %lld %lld %lld %s %s\n", id,
-			       (long long)t0, (long long)t202,
+			printf("run %s %lld %lld %lld %lld %lld %lld %s %s\n",
+			       id, (long long)t0, (long long)t202,
+			       (long long)s.t_running,
 			       (long long)stamp, (long long)s.t_final,
 			       (long long)s.finished_ms, s.state,
 			       stamp ? "-" : first);
@@ -872,11 +880,35 @@ static int cmd_spawn(int n, char **argv)
 	return 0;
 }
 
+static int cmd_fsync(int n, const char *path)
+{
+	char block[4096];
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+
+	if (fd < 0)
+		die("open %s: %s", path, strerror(errno));
+	memset(block, 'x', sizeof(block));
+	for (int i = 0; i < n; i++) {
+		int64_t t0 = now_ns();
+
+		if (pwrite(fd, block, sizeof(block), (off_t)(i % 64) * 4096) < 0 ||
+		    fdatasync(fd) < 0)
+			die("write %s: %s", path, strerror(errno));
+		printf("fsync %lld\n", (long long)(now_ns() - t0));
+	}
+	close(fd);
+	unlink(path);
+	fflush(stdout);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	signal(SIGPIPE, SIG_IGN);
 	if (argc >= 4 && !strcmp(argv[1], "spawn"))
 		return cmd_spawn(atoi(argv[2]), argv + 3);
+	if (argc == 4 && !strcmp(argv[1], "fsync"))
+		return cmd_fsync(atoi(argv[2]), argv[3]);
 	if (argc == 8 && !strcmp(argv[1], "seq"))
 		return cmd_seq(argv + 2);
 	if (argc == 9 && !strcmp(argv[1], "rate"))

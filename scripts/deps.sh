@@ -3,7 +3,7 @@
 set -e
 PKGS="build-essential pkg-config libmicrohttpd-dev libjansson-dev libyaml-dev
 libsqlite3-dev libcmocka-dev libseccomp-dev libsodium-dev libcurl4-openssl-dev
-python3 curl chromium"
+libpq-dev postgresql python3 curl chromium"
 # Node.js and npm drive the browser tests (tests/browser); take Debian's
 # only where the machine has none.
 command -v node >/dev/null 2>&1 || PKGS="$PKGS nodejs"

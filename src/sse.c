@@ -119,7 +119,8 @@ static void put_log(struct buf *out, const char *text, size_t len,
 		char c = text[i];
 
 		if (c == '\r') {
-			if (i + 1 == len || text[i + 1] == '\n')
+			/* take_log never cuts between a CR and its LF. */
+			if (i + 1 < len && text[i + 1] == '\n')
 				continue;
 			c = '\n';
 		}
@@ -203,6 +204,8 @@ static bool take_log(struct run_stream *s, int64_t *need)
 		return false;
 	final = s->terminal && s->offset + n >= s->final_size;
 	whole = final ? (size_t)n : utf8_whole(s->chunk, (size_t)n);
+	if (!final && whole > 0 && s->chunk[whole - 1] == '\r')
+		whole--; /* an LF may follow: wait for the next byte */
 	buf_init(&masked, 0);
 	used = secrets_mask(s->app->secrets, s->chunk, whole, final, &masked);
 	if (used == 0) {

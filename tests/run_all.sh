@@ -22,9 +22,12 @@ run_suite "browser ui (headless chromium)" node tests/browser/ui.test.mjs
 
 run_suite "blackbox runs (process)" python3 tests/blackbox/test_runs.py process
 run_suite "blackbox runs (sandbox)" python3 tests/blackbox/test_runs.py sandbox
+run_suite "isolation (sandbox)" python3 tests/isolation/test_escape.py
 run_suite "slurm (real single-node cluster)" sh tests/slurm/run.sh build/test_slurm
 run_suite "blackbox runs (slurm)" sh tests/slurm/run.sh python3 tests/blackbox/test_runs.py slurm
 run_suite "ecs (moto + recorded answers)" sh tests/ecs/run.sh build/test_ecs
+run_suite "store (real postgresql 15)" sh tests/pg/run.sh build/test_store
+run_suite "blackbox api (process, postgresql store)" sh tests/pg/run.sh --store python3 tests/blackbox/test_api.py process
 
 for s in tests/suites/*.sh; do
 	[ -f "$s" ] || continue

@@ -5,8 +5,8 @@
  * the policy (which fields a transition writes, list limits, how tokens are
  * made and hashed, when a token's last use is recorded) and then calls the
  * backend through a struct store_ops.  A backend only reads and writes rows;
- * it never sees a token's secret, only its hash.  Adding PostgreSQL means a
- * new src/store/postgres.c that fills in another struct store_ops.
+ * it never sees a token's secret, only its hash.  src/store/sqlite.c and
+ * src/store/postgres.c each fill in a struct store_ops.
  *
  * A backend allocates its own handle with a struct store as its FIRST member
  * and hands back a pointer to that member; every op receives it again.
@@ -150,5 +150,6 @@ struct store_ops {
 };
 
 extern const struct store_ops store_sqlite_ops;
+extern const struct store_ops store_postgres_ops;
 
 #endif

@@ -5,8 +5,8 @@
  * the policy every backend shares: which columns a state transition writes,
  * how list limits are clamped, how API tokens are generated and hashed
  * (only the SHA-256 of a secret ever reaches a backend), and how often a
- * token's last use is recorded.  The backends (src/store/sqlite.c, later
- * postgres.c) only read and write rows; see backend.h.
+ * token's last use is recorded.  The backends (src/store/sqlite.c and
+ * src/store/postgres.c) only read and write rows; see backend.h.
  */
 #include "backend.h"
 
@@ -104,8 +104,10 @@ int role_parse(const char *name)
 
 /*
  * Open the store named by url.  "sqlite:PATH", "sqlite://PATH" and a plain
- * path select SQLite; "postgres://" and "postgresql://" are recognised but
- * not built in yet.  On success *out is the handle (close with store_close).
+ * path select SQLite; "postgres://..." and "postgresql://..." select
+ * PostgreSQL, and the whole URL goes to libpq.  On success *out is the
+ * handle (close with store_close).  Errors never repeat a PostgreSQL URL,
+ * which may hold a password.
  */
 int store_open(const char *url, struct store **out, struct rc_err *err)
 {
@@ -120,24 +122,24 @@ int store_open(const char *url, struct store **out, struct rc_err *err)
 				  "a path or a \"sqlite:/path\" URL");
 	if (str_has_prefix(url, "postgres://") ||
 	    str_has_prefix(url, "postgresql://"))
-		return rc_err_set(err, ENOTSUP, "PostgreSQL store is not built "
-				  "in this version; use a \"sqlite:/path\" "
-				  "database");
-	if (str_has_prefix(url, "sqlite://"))
+		ops = &store_postgres_ops;
+	else if (str_has_prefix(url, "sqlite://"))
 		target = url + strlen("sqlite://");
 	else if (str_has_prefix(url, "sqlite:"))
 		target = url + strlen("sqlite:");
 	else if (strstr(url, "://"))
 		return rc_err_set(err, EINVAL, "store: unknown database URL "
-				  "\"%s\"; use \"sqlite:/path\" or a path",
-				  url);
+				  "\"%s\"; use \"sqlite:/path\", "
+				  "\"postgres://USER@HOST/DB\" or a path", url);
 	if (!*target)
 		return rc_err_set(err, EINVAL, "store: \"%s\" names no file",
 				  url);
 
 	ret = ops->open(target, out, err);
 	if (ret < 0)
-		return rc_err_wrap(err, "opening store %s", target);
+		return ops == &store_postgres_ops ?
+			       rc_err_wrap(err, "opening the PostgreSQL store") :
+			       rc_err_wrap(err, "opening store %s", target);
 	(*out)->ops = ops;
 	return 0;
 }

@@ -31,6 +31,30 @@ def free_port():
     return port
 
 
+def with_test_store(text):
+    """With RUNCELL_TEST_STORE set (tests/pg/run.sh --store), the server's
+    store is that URL: replace `store:` under `server:`, or add it."""
+    url = os.environ.get("RUNCELL_TEST_STORE")
+    if not url:
+        return text
+    lines = text.split("\n")
+    try:
+        start = lines.index("server:")
+    except ValueError:
+        return "server:\n  store: %s\n%s" % (url, text)
+    end = start + 1
+    while end < len(lines) and (lines[end].startswith((" ", "\t")) or
+                                not lines[end].strip()):
+        end += 1
+    for i in range(start + 1, end):
+        if lines[i].lstrip().startswith("store:"):
+            lines[i] = lines[i][:len(lines[i]) - len(lines[i].lstrip())] + \
+                "store: " + url
+            return "\n".join(lines)
+    lines.insert(start + 1, "  store: " + url)
+    return "\n".join(lines)
+
+
 class Response:
     def __init__(self, status, headers, body):
         self.status = status
@@ -53,6 +77,7 @@ class Server:
         self.config_path = os.path.join(self.dir, "runcell.yaml")
         text = config_text.replace("@EXECUTOR@", executor)
         text = text.replace("@SCRIPTS@", SCRIPTS).replace("@DIR@", self.dir)
+        text = with_test_store(text)
         with open(self.config_path, "w") as f:
             f.write(text)
         self.proc = None

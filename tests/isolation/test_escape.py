@@ -249,6 +249,8 @@ def test_fork_bomb_held_by_pids_limit(s):
     assert j["state"] in ("timed_out", "failed"), j
     assert peak > 8, "the bomb never went off (%d processes)" % peak
     assert peak <= 32, "pids limit 32 exceeded: %d processes" % peak
+    print("     fork bomb: at most %d processes in the cell; /healthz answered "
+          "in %.0f ms at worst meanwhile" % (peak, worst * 1000))
     assert_no_leftovers(s)
     assert_healthy(s)
     # Measured: how many processes a cell may start.
@@ -279,7 +281,9 @@ def test_cpu_hog_throttled_to_quota(s):
           "(quota 0.2; the program itself saw %.3f)" % (
               cpu, wall, ratio, spin["cpu"]))
     assert wall >= 1.9, spin
-    assert 0.1 <= ratio <= 0.3, "CPU share %.2f, quota 0.2" % ratio
+    # At most the quota (with some slack); the lower bound only says it ran
+    # (a busy host may give it less than its quota).
+    assert 0 < ratio <= 0.3, "CPU share %.2f, quota 0.2" % ratio
     assert abs(spin["cpu"] - cpu) < 0.1, (spin, j["usage"])
 
 
@@ -309,7 +313,7 @@ def test_endless_output_capped_and_stoppable(s):
     log = s.log_text(run["id"])
     assert log.startswith("stream starting\n"), log[:100]
     assert "[runcell:" in log[cap - 200:], log[cap - 200:]
-    assert cap <= len(log) <= cap + 200, len(log)
+    assert cap <= len(log) <= cap + 200, "log of %d bytes, cap %d" % (len(log), cap)
     # The same stream with a timeout ends by itself.
     j = s.wait(s.run("stream-timeout")["id"], timeout=20)
     assert j["state"] == "timed_out", j
@@ -325,20 +329,29 @@ def test_double_forked_grandchild_dies_with_cell(s):
     deadline = time.time() + 5
     seen = []
     while time.time() < deadline and not seen:
-        seen = [p for p in run_user_procs(s) if cmdline(p).startswith("sleep 600")]
+        seen = [(p, start_time(p)) for p in run_user_procs(s)
+                if cmdline(p).startswith("sleep 600")]
         time.sleep(0.05)
     assert seen, "the grandchild never showed up: %r" % [
         (p, cmdline(p)) for p in cell_procs(s)]
     j = s.wait(run["id"], timeout=20)
     assert j["state"] == "succeeded", j
     assert result_of(s, run["id"])["parent_gone"]
-    for pid in seen:
+    for pid, born in seen:
         deadline = time.time() + 3
-        while os.path.exists("/proc/%d" % pid) and time.time() < deadline:
+        while start_time(pid) == born and time.time() < deadline:
             time.sleep(0.05)
-        assert not os.path.exists("/proc/%d" % pid) or \
-            cmdline(pid) != "sleep 600 ", "grandchild %d outlived its cell" % pid
+        assert start_time(pid) != born, "grandchild %d outlived its cell" % pid
     assert_no_leftovers(s)
+
+
+def start_time(pid):
+    """The process's start time (to tell a reused pid), None if gone."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[19]
+    except OSError:
+        return None
 
 
 # ---- what a cell may read and write ----
@@ -564,8 +577,10 @@ def test_sigkill_server_during_100_runs(s):
     srv = new_server(RESTART_CONFIG.replace("@PROGS@", PROGS))
     try:
         srv.start(wait=30)
-        # 40, 50 or 60 lines 0.1 s apart; every tenth run exits with 3.
-        spec = [(40 + 10 * (i % 3), 3 if i % 10 == 9 else 0) for i in range(n)]
+        srv.cgname = runtime_cgroup(srv)
+        # 50, 60 or 70 lines 0.1 s apart; every tenth run exits with 3 (its
+        # true final state is failed, exit code 3).
+        spec = [(50 + 10 * (i % 3), 3 if i % 10 == 9 else 0) for i in range(n)]
         ids = [srv.run("lines", {"lines": k, "code": c})["id"] for k, c in spec]
         deadline = time.time() + 30
         while True:
@@ -602,6 +617,7 @@ def test_sigkill_server_during_100_runs(s):
         assert not bad, "%d of %d runs wrong: %r" % (len(bad), n, bad[:5])
         r = srv.get("/healthz", token="").json()
         assert r["active"] == 0, r
+        assert_no_leftovers(srv)
     finally:
         srv.cleanup()
 

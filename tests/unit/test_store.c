@@ -1,8 +1,15 @@
 /*
- * test_store.c - unit tests for the store (store.h) on its SQLite backend:
- * runs and their state machine, users, tokens, the audit trail, and two
- * handles (server and CLI) sharing one database file.  Each test works in
- * its own folder made with mkdtemp under /tmp.
+ * test_store.c - the store contract (store.h), proved the same way on each
+ * backend: runs and their state machine, users, passwords, tokens, the
+ * audit trail, schedule ticks, notifications, retention, and two handles
+ * (server and CLI, or two replicas) sharing one database.
+ *
+ * Without RUNCELL_TEST_PG_URL the suite runs on SQLite, each test in its
+ * own folder made with mkdtemp under /tmp.  With it (tests/pg/run.sh sets
+ * it) the same tests run on that PostgreSQL database, each on an emptied
+ * schema, followed by the tests only a shared server has: replicas
+ * migrating at once, racing to finish a run and to claim a tick, and a
+ * server restart under an open store (RUNCELL_TEST_PG_UP names up.sh).
  */
 #include <errno.h>
 #include <pthread.h>
@@ -13,20 +20,65 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <libpq-fe.h>
 #include <sodium.h>
 #include <sqlite3.h>
 
 #include "store.h"
 #include "util.h"
 
+/* The PostgreSQL URL under test, or NULL: the suite runs on SQLite. */
+static const char *pg_url;
+
 struct fixture {
 	char dir[64];
-	char *path;
+	char *path;              /* SQLite: the database file */
+	const char *url;         /* what store_open is given */
 	struct store *s;
 };
+
+static void notice_ignore(void *arg, const char *message)
+{
+	(void)arg;
+	(void)message;
+}
+
+/* Run one statement on the test database behind the store's back, as
+ * another process could; values are parameters.  Returns the first column
+ * of the first row as a number, else the count of rows changed. */
+static int64_t pg_sql(const char *sql, int n, const char *const *values)
+{
+	PGconn *c = PQconnectdb(pg_url);
+	PGresult *res;
+	int64_t v = 0;
+
+	if (PQstatus(c) != CONNECTION_OK)
+		fail_msg("connect %s: %s", pg_url, PQerrorMessage(c));
+	PQsetNoticeProcessor(c, notice_ignore, NULL);
+	res = PQexecParams(c, sql, n, NULL, values, NULL, NULL, 0);
+	if (PQresultStatus(res) == PGRES_TUPLES_OK) {
+		if (PQntuples(res) > 0)
+			v = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	} else if (PQresultStatus(res) == PGRES_COMMAND_OK) {
+		v = strtoll(PQcmdTuples(res), NULL, 10);
+	} else {
+		fail_msg("%s: %s", sql, PQerrorMessage(c));
+	}
+	PQclear(res);
+	PQfinish(c);
+	return v;
+}
+
+/* An empty schema: what a new database looks like to the store. */
+static void pg_reset(void)
+{
+	pg_sql("DROP SCHEMA IF EXISTS public CASCADE", 0, NULL);
+	pg_sql("CREATE SCHEMA public", 0, NULL);
+}
 
 static int setup(void **state)
 {
@@ -36,7 +88,12 @@ static int setup(void **state)
 	snprintf(fx->dir, sizeof(fx->dir), "/tmp/runcell-store-XXXXXX");
 	assert_non_null(mkdtemp(fx->dir));
 	fx->path = xasprintf("%s/runcell.db", fx->dir);
-	if (store_open(fx->path, &fx->s, &err) < 0)
+	fx->url = fx->path;
+	if (pg_url) {
+		pg_reset();
+		fx->url = pg_url;
+	}
+	if (store_open(fx->url, &fx->s, &err) < 0)
 		fail_msg("store_open: %s", err.msg);
 	*state = fx;
 	return 0;
@@ -108,14 +165,37 @@ static bool file_contains(const char *path, const char *needle)
 	return found;
 }
 
+/* Whether any row of the store's tables holds needle. */
+static bool pg_contains(const char *needle)
+{
+	const char *v[] = { needle };
+
+	return pg_sql("SELECT count(*) FROM ("
+		      " SELECT t::text AS row FROM tokens t"
+		      " UNION ALL SELECT u::text FROM users u"
+		      " UNION ALL SELECT a::text FROM audit a"
+		      " UNION ALL SELECT r::text FROM runs r) x"
+		      " WHERE strpos(row, $1) > 0", 1, v) > 0;
+}
+
 /* Backdate a token's last use behind the store's back, as another
  * process could. */
-static void set_last_used(const char *path, int64_t id, int64_t at)
+static void set_last_used(struct fixture *fx, int64_t id, int64_t at)
 {
 	sqlite3 *db = NULL;
 	sqlite3_stmt *st = NULL;
 
-	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	if (pg_url) {
+		char ids[24], ats[24];
+		const char *v[] = { ids, ats };
+
+		snprintf(ids, sizeof(ids), "%lld", (long long)id);
+		snprintf(ats, sizeof(ats), "%lld", (long long)at);
+		assert_int_equal(pg_sql("UPDATE tokens SET last_used_at = $2"
+					" WHERE id = $1", 2, v), 1);
+		return;
+	}
+	assert_int_equal(sqlite3_open(fx->path, &db), SQLITE_OK);
 	sqlite3_busy_timeout(db, 5000);
 	assert_int_equal(sqlite3_prepare_v2(db, "UPDATE tokens SET "
 					    "last_used_at = ?2 WHERE id = ?1",
@@ -149,20 +229,34 @@ static void test_names(void **state)
 
 static void test_open_urls(void **state)
 {
+	struct rc_err err = { 0 };
+	struct store *s = NULL;
+
+	(void)state;
+	/* A PostgreSQL server that is not there: a clear error at once,
+	 * which names the server but never the password. */
+	assert_int_equal(store_open("postgres://ops:sekrit@127.0.0.1:1/rc",
+				    &s, &err), -1);
+	assert_null(s);
+	assert_non_null(strstr(err.msg, "PostgreSQL"));
+	assert_non_null(strstr(err.msg, "ops@127.0.0.1:1/rc"));
+	assert_null(strstr(err.msg, "sekrit"));
+	assert_int_equal(store_open("postgresql://127.0.0.1:1/rc?nope=1", &s,
+				    &err), -1);
+	assert_null(s);
+	assert_int_equal(store_open("mysql://x", &s, &err), -1);
+	assert_int_equal(store_open("", &s, &err), -1);
+	assert_int_equal(store_open("sqlite:", &s, &err), -1);
+	assert_int_equal(store_open("/nonexistent-dir/x/y.db", &s, &err), -1);
+}
+
+static void test_open_sqlite_urls(void **state)
+{
 	struct fixture *fx = *state;
 	struct rc_err err = { 0 };
 	struct store *s = NULL;
 	char *url, *wal;
 	struct stat st;
-
-	assert_int_equal(store_open("postgres://db/runcell", &s, &err), -1);
-	assert_null(s);
-	assert_non_null(strstr(err.msg, "PostgreSQL store is not built in "
-				       "this version"));
-	assert_int_equal(store_open("mysql://x", &s, &err), -1);
-	assert_int_equal(store_open("", &s, &err), -1);
-	assert_int_equal(store_open("sqlite:", &s, &err), -1);
-	assert_int_equal(store_open("/nonexistent-dir/x/y.db", &s, &err), -1);
 
 	url = xasprintf("sqlite:%s", fx->path);
 	if (store_open(url, &s, &err) < 0)
@@ -693,11 +787,11 @@ static void test_tokens(void **state)
 	store_token_clear(&ti);
 
 	/* Its last use is written at most once a minute. */
-	set_last_used(fx->path, id, time_now_ms() - 30000);
+	set_last_used(fx, id, time_now_ms() - 30000);
 	assert_int_equal(store_token_check(fx->s, tok, &ti, &err), 0);
 	assert_true(ti.last_used_at < time_now_ms() - 29000);
 	store_token_clear(&ti);
-	set_last_used(fx->path, id, time_now_ms() - 61000);
+	set_last_used(fx, id, time_now_ms() - 61000);
 	assert_int_equal(store_token_check(fx->s, tok, &ti, &err), 0);
 	assert_true(ti.last_used_at > time_now_ms() - 5000);
 	store_token_clear(&ti);
@@ -717,18 +811,27 @@ static void test_tokens(void **state)
 	assert_int_equal(store_token_check(fx->s, NULL, &ti, &err), 1);
 	free(wrong);
 
-	/* The secret is nowhere in the database files; its hash is. */
+	/* The secret is nowhere in the database; its hash is. */
 	assert_true(sodium_init() >= 0);
 	crypto_hash_sha256(digest, (const unsigned char *)tok, strlen(tok));
 	sodium_bin2hex(hash_hex, sizeof(hash_hex), digest, sizeof(digest));
-	wal = xasprintf("%s-wal", fx->path);
-	assert_true(file_contains(fx->path, hash_hex) ||
-		    file_contains(wal, hash_hex));
-	assert_false(file_contains(fx->path, tok));
-	assert_false(file_contains(wal, tok));
-	assert_false(file_contains(fx->path, tok + 4));
-	assert_false(file_contains(wal, tok + 4));
-	free(wal);
+	if (pg_url) {
+		const char *v[] = { hash_hex };
+
+		assert_int_equal(pg_sql("SELECT count(*) FROM tokens"
+					" WHERE hash = $1", 1, v), 1);
+		assert_false(pg_contains(tok));
+		assert_false(pg_contains(tok + 4));
+	} else {
+		wal = xasprintf("%s-wal", fx->path);
+		assert_true(file_contains(fx->path, hash_hex) ||
+			    file_contains(wal, hash_hex));
+		assert_false(file_contains(fx->path, tok));
+		assert_false(file_contains(wal, tok));
+		assert_false(file_contains(fx->path, tok + 4));
+		assert_false(file_contains(wal, tok + 4));
+		free(wal);
+	}
 
 	/* Revoked: refused.  Revoking again is fine; unknown id is 1. */
 	assert_int_equal(store_token_revoke(fx->s, id, &err), 0);
@@ -820,7 +923,7 @@ static void test_two_handles(void **state)
 	char *tok = NULL;
 	int i;
 
-	if (store_open(fx->path, &cli, &err) < 0)
+	if (store_open(fx->url, &cli, &err) < 0)
 		fail_msg("second open: %s", err.msg);
 
 	/* The CLI creates a user and a token while the server writes runs. */
@@ -871,7 +974,7 @@ static void test_reopen(void **state)
 	store_close(fx->s);
 	fx->s = NULL;
 
-	if (store_open(fx->path, &fx->s, &err) < 0)
+	if (store_open(fx->url, &fx->s, &err) < 0)
 		fail_msg("reopen: %s", err.msg);
 	get_run(fx->s, "rkeep", &got);
 	assert_int_equal(got.seq, r.seq);
@@ -944,40 +1047,611 @@ static void test_threads(void **state)
 	store_runs_free(runs, n);
 }
 
+/* --- passwords, ticks, notifications, retention --- */
+
+static void test_passwords(void **state)
+{
+	struct fixture *fx = *state;
+	struct rc_err err = { 0 };
+	char *hash = NULL;
+
+	assert_int_equal(store_user_set_password(fx->s, "alice", "$argon2id$x",
+						 &err), 1);
+	assert_int_equal(store_user_get_password(fx->s, "alice", &hash, &err),
+			 1);
+	assert_int_equal(store_user_put(fx->s, "alice", ROLE_VIEWER, &err), 0);
+	assert_int_equal(store_user_get_password(fx->s, "alice", &hash, &err),
+			 0);
+	assert_null(hash);
+	assert_int_equal(store_user_set_password(fx->s, "alice", "$argon2id$x",
+						 &err), 0);
+	assert_int_equal(store_user_get_password(fx->s, "alice", &hash, &err),
+			 0);
+	assert_string_equal(hash, "$argon2id$x");
+	free(hash);
+	assert_int_equal(store_user_set_password(fx->s, "alice", NULL, &err),
+			 0);
+	assert_int_equal(store_user_get_password(fx->s, "alice", &hash, &err),
+			 0);
+	assert_null(hash);
+}
+
+static void test_ticks(void **state)
+{
+	struct fixture *fx = *state;
+	struct rc_err err = { 0 };
+	int64_t last = -1;
+
+	assert_int_equal(store_tick_last(fx->s, "nightly", &last, &err), 1);
+	assert_int_equal(store_tick_claim(fx->s, "nightly", 1000, &err), 0);
+	assert_int_equal(store_tick_claim(fx->s, "nightly", 1000, &err), 1);
+	assert_int_equal(store_tick_claim(fx->s, "hourly", 1000, &err), 0);
+	assert_int_equal(store_tick_claim(fx->s, "nightly", 3000, &err), 0);
+	assert_int_equal(store_tick_claim(fx->s, "nightly", 2000, &err), 0);
+	assert_int_equal(store_tick_last(fx->s, "nightly", &last, &err), 0);
+	assert_int_equal(last, 3000);
+	assert_int_equal(store_tick_finish(fx->s, "nightly", 1000, "r1", NULL,
+					   &err), 0);
+	assert_int_equal(store_tick_finish(fx->s, "nightly", 2000, NULL,
+					   "queue full", &err), 0);
+	assert_int_equal(store_tick_finish(fx->s, "nightly", 4000, "r2", NULL,
+					   &err), 1);
+	assert_int_equal(store_tick_claim(fx->s, "", 1, &err), -1);
+}
+
+static void test_notifications(void **state)
+{
+	struct fixture *fx = *state;
+	struct rc_err err = { 0 };
+	struct notification *nts = NULL, nt;
+	int64_t id1 = 0, id2 = 0, id3 = 0;
+	size_t n = 0;
+
+	assert_int_equal(store_notification_add(fx->s, "ra", "http://h/1",
+						&id1, &err), 0);
+	assert_int_equal(store_notification_add(fx->s, "ra", "http://h/2",
+						&id2, &err), 0);
+	assert_int_equal(store_notification_add(fx->s, "rb", "http://h/1",
+						&id3, &err), 0);
+	assert_true(id1 > 0 && id2 > id1 && id3 > id2);
+	assert_int_equal(store_notification_add(fx->s, "ra", "http://h/1",
+						NULL, &err), 1);
+
+	memset(&nt, 0, sizeof(nt));
+	nt.id = id1;
+	nt.status = (char *)"delivered";
+	nt.attempts = 2;
+	nt.delivered_at = 5000;
+	assert_int_equal(store_notification_update(fx->s, &nt, &err), 0);
+	nt.id = id2;
+	nt.status = (char *)"pending";
+	nt.attempts = 1;
+	nt.last_error = (char *)"HTTP 500";
+	nt.delivered_at = 0;
+	assert_int_equal(store_notification_update(fx->s, &nt, &err), 0);
+	nt.id = 999999;
+	assert_int_equal(store_notification_update(fx->s, &nt, &err), 1);
+
+	assert_int_equal(store_notification_list(fx->s, "ra", &nts, &n, &err),
+			 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(nts[0].id, id1);
+	assert_string_equal(nts[0].run_id, "ra");
+	assert_string_equal(nts[0].url, "http://h/1");
+	assert_string_equal(nts[0].status, "delivered");
+	assert_int_equal(nts[0].attempts, 2);
+	assert_null(nts[0].last_error);
+	assert_int_equal(nts[0].delivered_at, 5000);
+	assert_true(nts[0].created_at > 0);
+	assert_true(nts[0].updated_at > 0);
+	assert_string_equal(nts[1].last_error, "HTTP 500");
+	assert_int_equal(nts[1].delivered_at, 0);
+	store_notifications_free(nts, n);
+
+	/* Pending ones of every run, oldest first. */
+	assert_int_equal(store_notification_list(fx->s, NULL, &nts, &n, &err),
+			 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(nts[0].id, id2);
+	assert_int_equal(nts[1].id, id3);
+	assert_int_equal(nts[1].updated_at, 0);
+	store_notifications_free(nts, n);
+}
+
+static void test_retention(void **state)
+{
+	struct fixture *fx = *state;
+	struct rc_err err = { 0 };
+	struct notification *nts = NULL;
+	struct run *runs = NULL, upd, got;
+	char id[32];
+	size_t n = 0;
+	int i;
+
+	/* a: five finished runs at 100..500, then one still running. */
+	for (i = 1; i <= 5; i++) {
+		snprintf(id, sizeof(id), "ra%d", i);
+		add_run(fx->s, id, "a", "u", RUN_RUNNING, NULL);
+		memset(&upd, 0, sizeof(upd));
+		upd.finished_at = i * 100;
+		assert_int_equal(store_run_transition(fx->s, id,
+						      RUN_MASK_ACTIVE,
+						      RUN_SUCCEEDED, &upd,
+						      &err), 0);
+	}
+	add_run(fx->s, "ra6", "a", "u", RUN_RUNNING, NULL);
+	add_run(fx->s, "rb1", "b", "u", RUN_FAILED, NULL);
+
+	/* Nothing asked for, nothing listed. */
+	assert_int_equal(store_run_list_expired(fx->s, 0, 0, 10, &runs, &n,
+						&err), 0);
+	assert_int_equal(n, 0);
+	/* By age: finished before 300, oldest first. */
+	assert_int_equal(store_run_list_expired(fx->s, 300, 0, 10, &runs, &n,
+						&err), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(runs[0].id, "ra1");
+	assert_string_equal(runs[0].automation, "a");
+	assert_string_equal(runs[1].id, "ra2");
+	store_runs_free(runs, n);
+	/* By count: beyond the newest 2 terminal runs of each automation. */
+	assert_int_equal(store_run_list_expired(fx->s, 0, 2, 10, &runs, &n,
+						&err), 0);
+	assert_int_equal(n, 3);
+	assert_string_equal(runs[2].id, "ra3");
+	store_runs_free(runs, n);
+	assert_int_equal(store_run_list_expired(fx->s, 0, 2, 1, &runs, &n,
+						&err), 0);
+	assert_int_equal(n, 1);
+	store_runs_free(runs, n);
+
+	/* Delete takes the run's notifications along; active runs stay. */
+	assert_int_equal(store_notification_add(fx->s, "ra1", "http://h", NULL,
+						&err), 0);
+	assert_int_equal(store_run_delete(fx->s, "ra1", &err), 0);
+	assert_int_equal(store_run_delete(fx->s, "ra1", &err), 1);
+	assert_int_equal(store_run_delete(fx->s, "ra6", &err), 1);
+	assert_int_equal(store_run_get(fx->s, "ra1", &got, &err), 1);
+	get_run(fx->s, "ra6", &got);
+	store_run_clear(&got);
+	assert_int_equal(store_notification_list(fx->s, "ra1", &nts, &n, &err),
+			 0);
+	assert_int_equal(n, 0);
+}
+
+static void test_run_retry_fields(void **state)
+{
+	struct fixture *fx = *state;
+	struct rc_err err = { 0 };
+	struct run r, got;
+
+	memset(&r, 0, sizeof(r));
+	snprintf(r.id, sizeof(r.id), "rretry2");
+	r.automation = (char *)"a";
+	r.user = (char *)"u";
+	r.executor = (char *)"process";
+	r.state = RUN_QUEUED;
+	r.attempt = 2;
+	snprintf(r.retry_of, sizeof(r.retry_of), "rfirst");
+	r.not_before = 1700000005000;
+	assert_int_equal(store_run_insert(fx->s, &r, &err), 0);
+	get_run(fx->s, r.id, &got);
+	assert_int_equal(got.attempt, 2);
+	assert_string_equal(got.retry_of, "rfirst");
+	assert_int_equal(got.not_before, 1700000005000);
+	store_run_clear(&got);
+	add_run(fx->s, "rplain", "a", "u", RUN_QUEUED, NULL);
+	get_run(fx->s, "rplain", &got);
+	assert_int_equal(got.attempt, 1);
+	assert_string_equal(got.retry_of, "");
+	assert_int_equal(got.not_before, 0);
+	store_run_clear(&got);
+}
+
+/* --- PostgreSQL: several replicas on one server --- */
+
+/* Run sh SCRIPT ARG (no shell parses anything); its exit status. */
+static int run_script(const char *script, const char *arg)
+{
+	char *argv[] = { (char *)"sh", (char *)script, (char *)arg, NULL };
+	int status;
+	pid_t pid;
+
+	if (!arg)
+		argv[2] = NULL;
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		execvp("sh", argv);
+		_exit(127);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+struct open_arg {
+	const char *url;
+	struct store *s;
+	struct rc_err err;
+};
+
+static void *opener(void *p)
+{
+	struct open_arg *a = p;
+
+	if (store_open(a->url, &a->s, &a->err) < 0)
+		a->s = NULL;
+	return NULL;
+}
+
+/* Replicas starting together on an empty database migrate it once. */
+static void test_pg_migrate_race(void **state)
+{
+	struct fixture *fx = *state;
+	struct open_arg args[6];
+	pthread_t th[6];
+	struct rc_err err = { 0 };
+	struct store *s = NULL;
+	int i;
+
+	store_close(fx->s);
+	fx->s = NULL;
+	pg_reset();
+	for (i = 0; i < 6; i++) {
+		memset(&args[i], 0, sizeof(args[i]));
+		args[i].url = pg_url;
+		assert_int_equal(pthread_create(&th[i], NULL, opener,
+						&args[i]), 0);
+	}
+	for (i = 0; i < 6; i++) {
+		pthread_join(th[i], NULL);
+		if (!args[i].s)
+			fail_msg("replica %d: %s", i, args[i].err.msg);
+	}
+	assert_int_equal(pg_sql("SELECT version FROM schema_version", 0,
+				NULL), 1);
+	assert_int_equal(pg_sql("SELECT count(*) FROM schema_version", 0,
+				NULL), 1);
+	add_run(args[0].s, "rm1", "a", "u", RUN_QUEUED, NULL);
+	for (i = 0; i < 6; i++)
+		store_close(args[i].s);
+
+	/* A database from a newer runcell is refused, not changed. */
+	pg_sql("UPDATE schema_version SET version = 99", 0, NULL);
+	assert_int_equal(store_open(pg_url, &s, &err), -1);
+	assert_non_null(strstr(err.msg, "newer than this runcell"));
+	assert_null(s);
+}
+
+struct replica_arg {
+	struct store *s;
+	int n;
+	int failures;
+};
+
+static void *replica_writer(void *p)
+{
+	struct replica_arg *a = p;
+	struct rc_err err = { 0 };
+	struct run r;
+	int i;
+
+	for (i = 0; i < 40; i++) {
+		memset(&r, 0, sizeof(r));
+		snprintf(r.id, sizeof(r.id), "rr%d-%d", a->n, i);
+		r.automation = (char *)(a->n % 2 ? "odd" : "even");
+		r.user = (char *)"u";
+		r.executor = (char *)"process";
+		if (store_run_insert(a->s, &r, &err) < 0 ||
+		    store_run_transition(a->s, r.id, RUN_MASK_ACTIVE,
+					 RUN_RUNNING, NULL, &err) != 0 ||
+		    store_audit_add(a->s, "replica", "run.start", r.id, NULL,
+				    &err) < 0)
+			a->failures++;
+	}
+	return NULL;
+}
+
+/* Two replicas, each with several threads, writing at once. */
+static void test_pg_replicas(void **state)
+{
+	struct fixture *fx = *state;
+	struct replica_arg args[6];
+	struct store *other = NULL;
+	struct rc_err err = { 0 };
+	struct run_filter f = { .state = -1, .limit = 1000 };
+	struct audit_entry *a = NULL;
+	struct run *runs = NULL;
+	pthread_t th[6];
+	size_t n = 0, i;
+	int t;
+
+	if (store_open(fx->url, &other, &err) < 0)
+		fail_msg("second replica: %s", err.msg);
+	for (t = 0; t < 6; t++) {
+		args[t] = (struct replica_arg){ .s = t % 2 ? other : fx->s,
+						.n = t };
+		assert_int_equal(pthread_create(&th[t], NULL, replica_writer,
+						&args[t]), 0);
+	}
+	for (t = 0; t < 6; t++) {
+		pthread_join(th[t], NULL);
+		assert_int_equal(args[t].failures, 0);
+	}
+	/* Each replica sees all 240 runs, with distinct seqs, newest first. */
+	assert_int_equal(store_run_list(other, &f, &runs, &n, &err), 0);
+	assert_int_equal(n, 240);
+	for (i = 1; i < n; i++)
+		assert_true(runs[i].seq < runs[i - 1].seq);
+	store_runs_free(runs, n);
+	f.automation = "odd";
+	f.active_only = true;
+	assert_int_equal(store_run_list(fx->s, &f, &runs, &n, &err), 0);
+	assert_int_equal(n, 120);
+	store_runs_free(runs, n);
+	assert_int_equal(store_audit_list(fx->s, 0, 1000, &a, &n, &err), 0);
+	assert_int_equal(n, 240);
+	store_audit_free(a, n);
+	store_close(other);
+}
+
+#define RACE_RUNS 40
+
+struct race_arg {
+	struct store *s;
+	enum run_state to;
+	pthread_barrier_t *barrier;
+	int results[RACE_RUNS];
+};
+
+static void *racer(void *p)
+{
+	struct race_arg *a = p;
+	struct rc_err err = { 0 };
+	struct run upd;
+	char id[32];
+	int i;
+
+	for (i = 0; i < RACE_RUNS; i++) {
+		snprintf(id, sizeof(id), "rrace%d", i);
+		memset(&upd, 0, sizeof(upd));
+		upd.has_exit_code = true;
+		upd.exit_code = a->to == RUN_SUCCEEDED ? 0 : 1;
+		upd.reason = (char *)run_state_name(a->to);
+		pthread_barrier_wait(a->barrier);
+		a->results[i] = store_run_transition(a->s, id,
+						     RUN_MASK_ACTIVE, a->to,
+						     &upd, &err);
+	}
+	return NULL;
+}
+
+/* Two replicas finish the same run at the same moment: exactly one wins,
+ * and the row is entirely the winner's. */
+static void test_pg_transition_race(void **state)
+{
+	struct fixture *fx = *state;
+	struct race_arg args[2];
+	pthread_barrier_t barrier;
+	struct store *other = NULL;
+	struct rc_err err = { 0 };
+	pthread_t th[2];
+	struct run got;
+	char id[32];
+	int i, wins[2] = { 0, 0 };
+
+	if (store_open(fx->url, &other, &err) < 0)
+		fail_msg("second replica: %s", err.msg);
+	for (i = 0; i < RACE_RUNS; i++) {
+		snprintf(id, sizeof(id), "rrace%d", i);
+		add_run(fx->s, id, "a", "u", RUN_RUNNING, NULL);
+	}
+	pthread_barrier_init(&barrier, NULL, 2);
+	memset(args, 0, sizeof(args));
+	args[0] = (struct race_arg){ .s = fx->s, .to = RUN_SUCCEEDED,
+				     .barrier = &barrier };
+	args[1] = (struct race_arg){ .s = other, .to = RUN_FAILED,
+				     .barrier = &barrier };
+	for (i = 0; i < 2; i++)
+		assert_int_equal(pthread_create(&th[i], NULL, racer, &args[i]),
+				 0);
+	for (i = 0; i < 2; i++)
+		pthread_join(th[i], NULL);
+	pthread_barrier_destroy(&barrier);
+
+	for (i = 0; i < RACE_RUNS; i++) {
+		int winner;
+
+		snprintf(id, sizeof(id), "rrace%d", i);
+		assert_true(args[0].results[i] >= 0 &&
+			    args[1].results[i] >= 0);
+		assert_int_equal(args[0].results[i] + args[1].results[i], 1);
+		winner = args[0].results[i] == 0 ? 0 : 1;
+		wins[winner]++;
+		get_run(other, id, &got);
+		assert_int_equal(got.state, args[winner].to);
+		assert_int_equal(got.exit_code, winner);
+		assert_string_equal(got.reason,
+				    run_state_name(args[winner].to));
+		store_run_clear(&got);
+	}
+	print_message("transition race: replica A won %d, B won %d\n",
+		      wins[0], wins[1]);
+	store_close(other);
+}
+
+#define TICKS 60
+
+struct tick_arg {
+	struct store *s;
+	int won[TICKS];
+	int errors;
+};
+
+static void *ticker(void *p)
+{
+	struct tick_arg *a = p;
+	struct rc_err err = { 0 };
+	int i, ret;
+
+	for (i = 0; i < TICKS; i++) {
+		ret = store_tick_claim(a->s, "nightly", 1000 * (i + 1), &err);
+		if (ret < 0)
+			a->errors++;
+		a->won[i] = ret == 0;
+	}
+	return NULL;
+}
+
+/* Replicas claiming the same ticks: each tick is claimed exactly once. */
+static void test_pg_tick_race(void **state)
+{
+	struct fixture *fx = *state;
+	struct tick_arg args[4];
+	struct store *other = NULL;
+	struct rc_err err = { 0 };
+	pthread_t th[4];
+	int64_t last = 0;
+	int i, t, total;
+
+	if (store_open(fx->url, &other, &err) < 0)
+		fail_msg("second replica: %s", err.msg);
+	memset(args, 0, sizeof(args));
+	for (t = 0; t < 4; t++) {
+		args[t].s = t % 2 ? other : fx->s;
+		assert_int_equal(pthread_create(&th[t], NULL, ticker,
+						&args[t]), 0);
+	}
+	for (t = 0; t < 4; t++) {
+		pthread_join(th[t], NULL);
+		assert_int_equal(args[t].errors, 0);
+	}
+	for (i = 0; i < TICKS; i++) {
+		total = 0;
+		for (t = 0; t < 4; t++)
+			total += args[t].won[i];
+		assert_int_equal(total, 1);
+	}
+	assert_int_equal(store_tick_last(other, "nightly", &last, &err), 0);
+	assert_int_equal(last, 1000 * TICKS);
+	assert_int_equal(pg_sql("SELECT count(*) FROM schedule_ticks", 0,
+				NULL), TICKS);
+	store_close(other);
+}
+
+/* The server restarts under an open store: the next statements (writes
+ * included) go through on new connections.  While it is down, a clear
+ * error; when it is back, work again. */
+static void test_pg_reconnect(void **state)
+{
+	struct fixture *fx = *state;
+	const char *up = getenv("RUNCELL_TEST_PG_UP");
+	struct rc_err err = { 0 };
+	struct token_info ti;
+	struct run got;
+	const char *slash;
+	char *tok = NULL, *down;
+	int64_t t0;
+
+	if (!up)
+		skip();
+	assert_int_equal(store_user_put(fx->s, "ops", ROLE_ADMIN, &err), 0);
+	assert_int_equal(store_token_create(fx->s, "ops", "x", &tok, NULL,
+					    &err), 0);
+	add_run(fx->s, "rbefore", "a", "u", RUN_QUEUED, NULL);
+
+	assert_int_equal(run_script(up, "--restart"), 0);
+	add_run(fx->s, "rafter", "a", "u", RUN_QUEUED, NULL);
+	get_run(fx->s, "rbefore", &got);
+	store_run_clear(&got);
+	assert_int_equal(store_token_check(fx->s, tok, &ti, &err), 0);
+	store_token_clear(&ti);
+	assert_int_equal(store_tick_claim(fx->s, "a", 1, &err), 0);
+
+	/* Down: each statement fails, saying where and why. */
+	slash = strrchr(up, '/');
+	down = slash ? xasprintf("%.*s/down.sh", (int)(slash - up), up) :
+		       xstrdup("down.sh");
+	assert_int_equal(run_script(down, NULL), 0);
+	t0 = time_mono_ms();
+	assert_int_equal(store_run_get(fx->s, "rafter", &got, &err), -1);
+	print_message("while down (%lld ms): %s\n",
+		      (long long)(time_mono_ms() - t0), err.msg);
+	assert_non_null(strstr(err.msg, "PostgreSQL"));
+	assert_non_null(strstr(err.msg, "127.0.0.1"));
+	assert_null(strstr(err.msg, "runcell:runcell@"));
+	assert_true(time_mono_ms() - t0 < 10000);
+	assert_int_equal(store_tick_claim(fx->s, "a", 2, &err), -1);
+
+	/* Back: the store works again without being reopened. */
+	assert_int_equal(run_script(up, NULL), 0);
+	get_run(fx->s, "rafter", &got);
+	store_run_clear(&got);
+	assert_int_equal(store_tick_claim(fx->s, "a", 2, &err), 0);
+	free(down);
+	free(tok);
+}
+
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+
 int main(void)
 {
-	const struct CMUnitTest tests[] = {
+	const struct CMUnitTest contract[] = {
 		cmocka_unit_test(test_names),
-		cmocka_unit_test_setup_teardown(test_open_urls, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_open_tightens_mode, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_run_insert_get, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_run_insert_full, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_run_list, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_run_list_limits, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_transition_path, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_transition_mask, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_transition_every_state,
-						setup, teardown),
-		cmocka_unit_test_setup_teardown(test_transition_fields, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_handle_stop, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_users, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_tokens, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_audit, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_two_handles, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_reopen, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_threads, setup, teardown),
+		T(test_open_urls),
+		T(test_run_insert_get),
+		T(test_run_insert_full),
+		T(test_run_retry_fields),
+		T(test_run_list),
+		T(test_run_list_limits),
+		T(test_transition_path),
+		T(test_transition_mask),
+		T(test_transition_every_state),
+		T(test_transition_fields),
+		T(test_handle_stop),
+		T(test_users),
+		T(test_passwords),
+		T(test_tokens),
+		T(test_audit),
+		T(test_ticks),
+		T(test_notifications),
+		T(test_retention),
+		T(test_two_handles),
+		T(test_reopen),
+		T(test_threads),
 	};
+	const struct CMUnitTest sqlite_only[] = {
+		T(test_open_sqlite_urls),
+		T(test_open_tightens_mode),
+	};
+	const struct CMUnitTest pg_only[] = {
+		T(test_pg_migrate_race),
+		T(test_pg_replicas),
+		T(test_pg_transition_race),
+		T(test_pg_tick_race),
+		T(test_pg_reconnect),
+	};
+	size_t total;
+	int failed;
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	/* The last line counts both groups for tests/lib.sh. */
+	pg_url = getenv("RUNCELL_TEST_PG_URL");
+	if (pg_url && !*pg_url)
+		pg_url = NULL;
+	total = sizeof(contract) / sizeof(contract[0]);
+	failed = cmocka_run_group_tests_name(
+		pg_url ? "store contract (postgresql)" :
+			 "store contract (sqlite)", contract, NULL, NULL);
+	if (pg_url) {
+		total += sizeof(pg_only) / sizeof(pg_only[0]);
+		failed += cmocka_run_group_tests_name(
+			"store (postgresql replicas)", pg_only, NULL, NULL);
+	} else {
+		total += sizeof(sqlite_only) / sizeof(sqlite_only[0]);
+		failed += cmocka_run_group_tests_name("store (sqlite only)",
+						      sqlite_only, NULL, NULL);
+	}
+	printf("store (%s): %d passed, %d failed\n",
+	       pg_url ? "postgresql" : "sqlite", (int)total - failed, failed);
+	return failed ? 1 : 0;
 }
