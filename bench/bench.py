@@ -721,6 +721,9 @@ def build_table(results, base, started, elapsed, load):
             mb(h["after_stop"]["server_rss_kb"]))), "< 100 MB")
 
     def per_run(h):
+        if h.get("running", 0) < HOLD:
+            return "n/a: only %d of %d runs were running" % (
+                h.get("running", 0), HOLD)
         g = h["with"]["groups"].get("runcell-sup")
         if not g:
             return "no runcell-sup process found"

@@ -34,6 +34,7 @@
 #include "app.h"
 #include "events.h"
 #include "fuzz_common.h"
+#include "log.h"
 #include "metrics.h"
 #include "secrets.h"
 #include "web.h"
@@ -134,6 +135,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	cfg = fuzz_fixture_load(dir);
 	app.cfg = cfg;
 	signal(SIGPIPE, SIG_IGN);
+	log_set_level(LOG_ERROR); /* not a line per accepted run */
 	if (mkdir_p(cfg->server.data_dir, 0700, &err) < 0 ||
 	    store_open(cfg->server.store_url, &app.store, &err) < 0 ||
 	    runs_open(cfg, app.store, &app.runs, &err) < 0 ||

@@ -34,7 +34,7 @@ if [ "${LINT_ONLY:-clang-tidy}" = clang-tidy ] || [ -z "$LINT_ONLY" ]; then
 	printf '%s\n' "$@" | xargs -P "$jobs" -I{} sh -c \
 		'clang-tidy --quiet "$1" -- -std=c11 $2 >"$3/$(echo "$1" |
 		 tr / _).log" 2>&1 || echo "$1" >>"$3/failed"' _ {} \
-		"-Isrc $incs" "$tmp"
+		"-D_GNU_SOURCE -Isrc $incs" "$tmp"
 	if [ -s "$tmp/failed" ]; then
 		for f in $(cat "$tmp/failed"); do
 			grep -v '^[0-9]* warnings\? generated' \

@@ -519,6 +519,7 @@ json_t *catalog_automation_json(const struct automation *a)
 	iso = json_object();
 	json_object_set_new(iso, "network", json_boolean(a->iso.network));
 	json_object_set_new(iso, "writable", strv_json(a->iso.writable));
+	json_object_set_new(iso, "readable", strv_json(a->iso.readable));
 	json_object_set_new(o, "isolation", iso);
 	json_object_set_new(o, "executor", a->executor
 						   ? json_string(a->executor)

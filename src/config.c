@@ -1123,8 +1123,8 @@ static int load_resources(struct loader *L, yaml_node_t *n,
 static int load_isolation(struct loader *L, yaml_node_t *n,
 			  struct isolation *iso)
 {
-	static const char *const keys[] = { "network", "writable", "root",
-					     NULL };
+	static const char *const keys[] = { "network", "writable", "readable",
+					     "root", NULL };
 
 	if (want_map(L, n, "isolation") < 0 ||
 	    check_keys(L, n, "`isolation`", keys) < 0)
@@ -1137,15 +1137,20 @@ static int load_isolation(struct loader *L, yaml_node_t *n,
 		if (!strcmp(k, "network")) {
 			if (get_bool(L, v, k, &iso->network) < 0)
 				return -1;
-		} else if (!strcmp(k, "writable")) {
-			if (get_strv(L, v, k, false, &iso->writable) < 0)
+		} else if (!strcmp(k, "writable") || !strcmp(k, "readable")) {
+			char ***list = !strcmp(k, "writable") ? &iso->writable :
+								&iso->readable;
+			char **given = NULL;
+
+			if (get_strv(L, v, k, false, &given) < 0)
 				return -1;
-			for (char **w = iso->writable; *w; w++) {
+			for (char **w = given; *w; w++) {
 				char *abs = resolve_path(L->dir, *w);
 
-				free(*w);
-				*w = abs;
+				strv_add_unique(list, abs);
+				free(abs);
 			}
+			strv_free(given);
 		} else if (!strcmp(k, "root")) {
 			char *tmp = NULL, *abs;
 			struct stat st;
@@ -1194,6 +1199,28 @@ static int load_env(struct loader *L, yaml_node_t *n, struct automation *a)
 		a->env[i++] = xasprintf("%s=%s", name, is_null(v) ? "" : val);
 	}
 	return 0;
+}
+
+/* A cell must be able to read the scripts its command names, wherever they
+ * live (a checkout under /tmp is invisible behind the cell's private /tmp):
+ * the folder of every absolute command element that is a regular file is
+ * added to isolation.readable. */
+static void add_command_folders(struct automation *a)
+{
+	for (char **c = a->command; c && *c; c++) {
+		struct stat st;
+		char *dir, *slash;
+
+		if (**c != '/' || stat(*c, &st) < 0 || !S_ISREG(st.st_mode))
+			continue;
+		dir = xstrdup(*c);
+		slash = strrchr(dir, '/');
+		if (slash && slash != dir) {
+			*slash = '\0';
+			strv_add_unique(&a->iso.readable, dir);
+		}
+		free(dir);
+	}
 }
 
 /* command elements that name files relative to the config (contain '/',
@@ -1597,6 +1624,7 @@ static int load_automation(struct loader *L, yaml_node_t *n,
 		return -1;
 	if (!a->name)
 		a->name = xstrdup(a->id);
+	add_command_folders(a);
 	L->where[0] = '\0';
 	return 0;
 }
@@ -1754,6 +1782,7 @@ static void automation_clear(struct automation *a)
 	free(a->description);
 	strv_free(a->command);
 	strv_free(a->iso.writable);
+	strv_free(a->iso.readable);
 	free(a->iso.root);
 	free(a->executor);
 	strv_free(a->allow);

@@ -56,6 +56,11 @@ struct resources {
 struct isolation {
 	bool network;            /* share the host network */
 	char **writable;         /* NULL-terminated absolute paths, rw binds */
+	char **readable;         /* NULL-terminated absolute paths a cell must
+				    see read-only even where its own view
+				    differs (its private /tmp and /run, or
+				    another root): `readable` plus the folders
+				    of the command's script files */
 	char *root;              /* root directory for the cell, or NULL = / */
 };
 

@@ -456,7 +456,12 @@ static int listen_on(const char *host, int port, int *bound,
 		fd = -1;
 		goto out;
 	}
-	getsockname(fd, (struct sockaddr *)&ss, &sl);
+	if (getsockname(fd, (struct sockaddr *)&ss, &sl) < 0) {
+		rc_err_set(err, errno, "getsockname: %s", strerror(errno));
+		close(fd);
+		fd = -1;
+		goto out;
+	}
 	*bound = ntohs(ss.ss_family == AF_INET6 ?
 			       ((struct sockaddr_in6 *)&ss)->sin6_port :
 			       ((struct sockaddr_in *)&ss)->sin_port);

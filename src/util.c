@@ -166,6 +166,18 @@ char **strv_dup(char *const *v)
 	return out;
 }
 
+void strv_add_unique(char ***v, const char *s)
+{
+	size_t n = strv_len(*v);
+
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp((*v)[i], s))
+			return;
+	*v = xrealloc(*v, (n + 2) * sizeof(char *));
+	(*v)[n] = xstrdup(s);
+	(*v)[n + 1] = NULL;
+}
+
 void buf_init(struct buf *b, size_t max)
 {
 	b->data = NULL;

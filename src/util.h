@@ -58,6 +58,9 @@ char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void strv_free(char **v);
 size_t strv_len(char *const *v);
 char **strv_dup(char *const *v);
+/* Append a copy of s to the NULL-terminated list *v (made if NULL),
+ * unless an equal string is already there. */
+void strv_add_unique(char ***v, const char *s);
 
 /* A growable byte buffer, always NUL-terminated after data[len].
  * max == 0 means no cap; otherwise appends that would pass max fail with

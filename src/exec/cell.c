@@ -528,6 +528,14 @@ static void plan_free(struct cell_plan *p)
 	free(p->mnts);
 }
 
+/* Whether path is dir or inside it. */
+static bool under(const char *path, const char *dir)
+{
+	size_t n = strlen(dir);
+
+	return !strncmp(path, dir, n) && (path[n] == '\0' || path[n] == '/');
+}
+
 static void plan_add(struct cell_plan *p, enum cell_mnt_kind kind, char *src,
 		     bool src_is_dir, const char *path)
 {
@@ -592,6 +600,22 @@ static int plan_build(struct cell_runtime *rt, const struct cell_spec *spec,
 					  strerror(errno));
 		}
 		plan_add(p, CELL_MNT_BIND_RW, real, S_ISDIR(st.st_mode), real);
+	}
+	/* Readable paths the cell's own view would not show: those under its
+	 * private /tmp and /run, or anything when it has another root.
+	 * Elsewhere the read-only host root already shows them. */
+	for (char **r = iso ? iso->readable : NULL; r && *r; r++) {
+		char *real = realpath(*r, NULL);
+
+		if (!real || stat(real, &st) < 0) {
+			free(real);
+			continue; /* gone since load: nothing to show */
+		}
+		if (iso->root || under(real, "/tmp") || under(real, "/run"))
+			plan_add(p, CELL_MNT_BIND_RO, real, S_ISDIR(st.st_mode),
+				 real);
+		else
+			free(real);
 	}
 	/* A resolver configuration kept in /run (systemd-resolved) would be
 	 * lost under the cell's private /run: bring that one file along. */

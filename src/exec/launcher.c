@@ -96,6 +96,8 @@ json_t *sup_spec_to_json(const struct exec_spec *spec, const char *state_dir)
 				    json_boolean(spec->iso->network));
 		json_object_set_new(iso, "writable",
 				    strv_to_json(spec->iso->writable));
+		json_object_set_new(iso, "readable",
+				    strv_to_json(spec->iso->readable));
 		set_str(iso, "root", spec->iso->root);
 	}
 	json_object_set_new(o, "iso", iso);
@@ -125,6 +127,7 @@ int sup_spec_from_json(const json_t *j, struct sup_run *r,
 	const json_t *res = json_object_get(j, "res");
 	const json_t *iso = json_object_get(j, "iso");
 	const json_t *w = json_object_get(iso, "writable");
+	const json_t *rd = json_object_get(iso, "readable");
 
 	memset(r, 0, sizeof(*r));
 	r->run_id = get_str(j, "run_id");
@@ -141,6 +144,7 @@ int sup_spec_from_json(const json_t *j, struct sup_run *r,
 	r->res.timeout_ms = get_int(res, "timeout_ms");
 	r->iso.network = json_is_true(json_object_get(iso, "network"));
 	r->iso.writable = w && !json_is_null(w) ? strv_from_json(w) : NULL;
+	r->iso.readable = rd && !json_is_null(rd) ? strv_from_json(rd) : NULL;
 	r->iso.root = get_str(iso, "root");
 	if (!r->run_id || !r->run_id[0] || strchr(r->run_id, '/') ||
 	    r->run_id[0] == '.')
@@ -164,6 +168,7 @@ void sup_run_clear(struct sup_run *r)
 	strv_free(r->argv);
 	strv_free(r->env);
 	strv_free(r->iso.writable);
+	strv_free(r->iso.readable);
 	free(r->iso.root);
 	free(r->log_path);
 	free(r->work_dir);

@@ -39,7 +39,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
+#include <time.h>
 
 #define PG_RECONNECT_MS 2000
 #define PG_CONNECT_TIMEOUT_S "5"
@@ -311,7 +311,9 @@ static int conn_ensure(struct pg_store *b, int i, struct rc_err *err)
 			break;
 		if (time_mono_ms() - start + delay_ms > PG_RECONNECT_MS)
 			break;
-		usleep((useconds_t)delay_ms * 1000);
+		nanosleep(&(struct timespec){ .tv_sec = 0,
+					      .tv_nsec = delay_ms * 1000000L },
+			  NULL);
 		delay_ms = delay_ms * 2 > 400 ? 400 : delay_ms * 2;
 	}
 
