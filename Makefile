@@ -100,7 +100,7 @@ asan:
 	@$(MAKE) --no-print-directory BUILD=build-asan CC=$(SAN_CC) WERROR=1 \
 		EXTRA_CFLAGS="-O1 $(SAN_FLAGS)" build-asan/runcell \
 		$(UNIT_SRCS:tests/unit/%.c=build-asan/%)
-	@$(MAKE) --no-print-directory BUILD=build-asan CC=$(SAN_CC) WERROR=1 \
+	@$(MAKE) --no-print-directory BUILD=build-asan WERROR=1 \
 		$(HELPER_SRCS:tests/helpers/%.c=build-asan/%)
 
 # libFuzzer targets: fuzz/fuzz_*.c linked against the library objects

@@ -4,6 +4,9 @@ set -e
 PKGS="build-essential pkg-config libmicrohttpd-dev libjansson-dev libyaml-dev
 libsqlite3-dev libcmocka-dev libseccomp-dev libsodium-dev libcurl4-openssl-dev
 libpq-dev postgresql python3 curl chromium"
+# The hardening suite (docs/hardening.md): clang with its sanitizer and
+# libFuzzer runtimes, and the static analysers.
+PKGS="$PKGS clang libclang-rt-14-dev clang-tidy clang-format cppcheck"
 # Node.js and npm drive the browser tests (tests/browser); take Debian's
 # only where the machine has none.
 command -v node >/dev/null 2>&1 || PKGS="$PKGS nodejs"

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "app.h"
@@ -178,6 +179,19 @@ static int split_listen(const char *s, char **host, int *port)
 	return 0;
 }
 
+/* Every active run holds a few descriptors in the service (its event
+ * channel, its followers) and the launcher holds one network namespace per
+ * cell slot: raise the soft open-file limit to the hard one. */
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
 /* With an empty user table, create the admin user and print a token. */
 static int bootstrap_admin(struct store *st, const char *url)
 {
@@ -261,6 +275,7 @@ static int cmd_serve(int argc, char **argv)
 			goto out;
 		}
 	}
+	raise_fd_limit();
 	if (open_store(cfg, &app.store) < 0)
 		goto out;
 	/* Executors fork their launchers here: before any thread exists. */

@@ -3,7 +3,8 @@
  * folders go) and the head-and-tail cut of oversized logs.
  *
  * Logs: the supervisor (src/exec/supervisor.c) stops writing a log at the
- * size runs.c gives it, which is LOG_SPOOL_FACTOR times server.log_max_bytes.
+ * size runs_sched.c gives it, which is LOG_SPOOL_FACTOR times
+ * server.log_max_bytes.
  * When a run ends, runs.c calls retention_trim_log() before recording the
  * final state, which keeps the first and the last half of the cap with a
  * marker between; so a finished run's log is never much larger than the

@@ -22,6 +22,9 @@
  * runs_reload() swaps.  Every config ever loaded stays alive until
  * runs_close(), so a reader holding an older pointer (an HTTP handler, an
  * executor opened with it) never sees it freed.
+ *
+ * The queue, the limits and the scheduler thread are in runs_sched.c;
+ * runs_int.h has what the two files share.
  */
 #include "runs.h"
 
@@ -39,112 +42,10 @@
 #include "exec.h"
 #include "log.h"
 #include "retention.h"
+#include "runs_int.h"
 #include "secrets.h"
 
-#define RUN_PATH_ENV "/usr/local/bin:/usr/bin:/bin"
-#define MAX_BACKENDS 8
-/* The supervisor keeps up to this many times the log cap; at the end the
- * log is cut to its head and tail (retention_trim_log). */
-#define LOG_SPOOL_FACTOR 4
 #define RETRY_MAX_SHIFT 20
-/* How often the scheduler writes again a state the store refused. */
-#define STORE_RETRY_MS 1000
-
-struct backend_ref {
-	char *name;
-	struct executor *ex;
-};
-
-/* A run that is queued or active, as the scheduler sees it. */
-struct slot {
-	char id[RUN_ID_LEN + 1];
-	char *automation;
-	char *user;
-	json_t *params;          /* normalized parameters (own reference) */
-	int64_t not_before;      /* ms since epoch; 0 = at once */
-	struct executor *ex;     /* NULL until start_one picks it */
-	char *handle;
-	bool started;            /* start() returned */
-	bool stop_pending;       /* stop asked before start() returned */
-	struct slot *next;
-};
-
-/* The end of a run that the store could not record when it happened (the
- * database locked by another process, the disk full): the scheduler writes
- * it again every STORE_RETRY_MS until it is taken, so that a run never
- * stays "running" in the store after it ended. */
-struct pending_end {
-	char id[RUN_ID_LEN + 1];
-	enum run_state state;
-	int64_t at;
-	bool has_exit_code;
-	int exit_code;
-	char *reason;
-	bool has_usage;
-	int64_t cpu_usec;
-	int64_t peak_memory;
-	struct pending_end *next;
-};
-
-struct listener {
-	runs_listener_fn fn;
-	void *ctx;
-};
-
-struct runs {
-	const struct config *cfg0;       /* the first; data_dir comes from it */
-	_Atomic(const struct config *) cur;
-	struct config **owned;           /* reloaded configs, freed at close */
-	size_t n_owned;
-	struct store *st;
-	const struct secrets *secrets;   /* borrowed, may be NULL */
-
-	pthread_mutex_t be_mu;           /* guards backends */
-	struct backend_ref backends[MAX_BACKENDS];
-	size_t n_backends;
-
-	pthread_mutex_t mu;
-	pthread_cond_t cond;     /* queue, limits or active set changed */
-	struct slot *queue_head, *queue_tail;
-	struct slot *active;
-	int n_queued, n_active;
-	int n_reserved;          /* submissions between check and insert */
-	bool stopping;
-	bool paused;             /* --drain: start nothing more */
-	bool thread_started;
-	pthread_t thread;
-	struct pending_end *ends;   /* ends to write again (mu) */
-	int64_t ends_at;            /* when to try them next */
-
-	struct listener listeners[8];
-	int n_listeners;
-};
-
-static void slot_free(struct slot *s)
-{
-	if (!s)
-		return;
-	free(s->automation);
-	free(s->user);
-	json_decref(s->params);
-	free(s->handle);
-	free(s);
-}
-
-static struct slot *slot_new(const struct run *r)
-{
-	struct slot *s = xcalloc(1, sizeof(*s));
-
-	memcpy(s->id, r->id, sizeof(s->id));
-	s->automation = xstrdup(r->automation);
-	s->user = xstrdup(r->user);
-	s->handle = xstrdup(r->handle);
-	s->params = r->parameters ? json_loads(r->parameters, 0, NULL) : NULL;
-	if (!s->params)
-		s->params = json_object();
-	s->not_before = r->not_before;
-	return s;
-}
 
 const struct config *runs_config(struct runs *rs)
 {
@@ -171,7 +72,7 @@ static const char *automation_executor(const struct config *cfg,
 							cfg->server.executor);
 }
 
-static struct executor *find_backend(struct runs *rs, const char *name)
+struct executor *runs_find_backend(struct runs *rs, const char *name)
 {
 	struct executor *ex = NULL;
 
@@ -211,7 +112,7 @@ static void tell_listeners(struct runs *rs, const struct run *r)
 /* Tell listeners that id just moved to state: its record is re-read from
  * the store so they see what was written, with the state they are told of
  * (a fast run may already be further along in the store). */
-static void notify(struct runs *rs, const char *id, enum run_state state)
+void runs_notify(struct runs *rs, const char *id, enum run_state state)
 {
 	struct run r;
 	struct rc_err err;
@@ -223,77 +124,6 @@ static void notify(struct runs *rs, const char *id, enum run_state state)
 	r.state = state;
 	tell_listeners(rs, &r);
 	store_run_clear(&r);
-}
-
-/* Remove id from the active list (mu held).  Returns the slot or NULL. */
-static struct slot *active_take(struct runs *rs, const char *id)
-{
-	for (struct slot **p = &rs->active; *p; p = &(*p)->next) {
-		if (strcmp((*p)->id, id) == 0) {
-			struct slot *s = *p;
-
-			*p = s->next;
-			s->next = NULL;
-			rs->n_active--;
-			return s;
-		}
-	}
-	return NULL;
-}
-
-static struct slot *active_find(struct runs *rs, const char *id)
-{
-	for (struct slot *s = rs->active; s; s = s->next)
-		if (strcmp(s->id, id) == 0)
-			return s;
-	return NULL;
-}
-
-static void active_push(struct runs *rs, struct slot *s)
-{
-	s->next = rs->active;
-	rs->active = s;
-	rs->n_active++;
-}
-
-/* Drop id's slot from the active set and wake the scheduler. */
-static void active_drop(struct runs *rs, const char *id)
-{
-	pthread_mutex_lock(&rs->mu);
-	slot_free(active_take(rs, id));
-	pthread_cond_broadcast(&rs->cond);
-	pthread_mutex_unlock(&rs->mu);
-}
-
-static void queue_push(struct runs *rs, struct slot *s)
-{
-	s->next = NULL;
-	if (rs->queue_tail)
-		rs->queue_tail->next = s;
-	else
-		rs->queue_head = s;
-	rs->queue_tail = s;
-	rs->n_queued++;
-}
-
-static struct slot *queue_remove(struct runs *rs, const char *id)
-{
-	struct slot *prev = NULL;
-
-	for (struct slot *s = rs->queue_head; s; prev = s, s = s->next) {
-		if (strcmp(s->id, id) != 0)
-			continue;
-		if (prev)
-			prev->next = s->next;
-		else
-			rs->queue_head = s->next;
-		if (rs->queue_tail == s)
-			rs->queue_tail = prev;
-		s->next = NULL;
-		rs->n_queued--;
-		return s;
-	}
-	return NULL;
 }
 
 /* A random factor in [0.8, 1.2) for backoff jitter. */
@@ -354,7 +184,7 @@ static int enqueue(struct runs *rs, const struct config *cfg,
 	pthread_mutex_lock(&rs->mu);
 	rs->n_reserved--;
 	if (ret == 0) {
-		queue_push(rs, slot_new(&r));
+		runs_queue_push(rs, runs_slot_new(&r));
 		pthread_cond_broadcast(&rs->cond);
 	}
 	pthread_mutex_unlock(&rs->mu);
@@ -363,7 +193,7 @@ static int enqueue(struct runs *rs, const struct config *cfg,
 		err->errnum = EIO;
 		goto out;
 	}
-	notify(rs, r.id, RUN_QUEUED);
+	runs_notify(rs, r.id, RUN_QUEUED);
 	*out = r;
 	memset(&r, 0, sizeof(r));
 out:
@@ -450,10 +280,10 @@ static int write_end(struct runs *rs, const struct exec_event *ev,
 				    ev->state, &upd, err);
 }
 
-/* Keep ev for the scheduler to write again (see struct pending_end). */
+/* Keep ev for the scheduler to write again (see struct runs_pending_end). */
 static void end_retry_later(struct runs *rs, const struct exec_event *ev)
 {
-	struct pending_end *p = xcalloc(1, sizeof(*p));
+	struct runs_pending_end *p = xcalloc(1, sizeof(*p));
 
 	snprintf(p->id, sizeof(p->id), "%s", ev->run_id);
 	p->state = ev->state;
@@ -490,7 +320,7 @@ static void on_event(void *ctx, const struct exec_event *ev)
 			log_msg(LOG_ERROR, ev->run_id, "recording running "
 				"failed: %s", err.msg);
 		if (r == 0)
-			notify(rs, ev->run_id, RUN_RUNNING);
+			runs_notify(rs, ev->run_id, RUN_RUNNING);
 		return;
 	}
 	/* The output is complete: cut an oversized log to head and tail
@@ -498,13 +328,14 @@ static void on_event(void *ctx, const struct exec_event *ev)
 	if (runs_config(rs)->server.log_max_bytes > 0) {
 		char *log = runs_log_path(rs, ev->run_id);
 
-		if (retention_trim_log(log, runs_config(rs)->server.log_max_bytes,
+		if (retention_trim_log(log,
+				       runs_config(rs)->server.log_max_bytes,
 				       &err) < 0)
 			log_msg(LOG_WARN, ev->run_id, "%s", err.msg);
 		free(log);
 	}
 	r = write_end(rs, ev, &err);
-	active_drop(rs, ev->run_id);
+	runs_active_drop(rs, ev->run_id);
 	if (r < 0) {
 		log_msg(LOG_ERROR, ev->run_id, "recording %s failed: %s; "
 			"retrying every %d ms", run_state_name(ev->state),
@@ -520,10 +351,10 @@ static void on_event(void *ctx, const struct exec_event *ev)
 
 /* Write the ends the store refused before; those it refuses again go
  * back on the list.  Called by the scheduler without mu. */
-static void retry_ends(struct runs *rs, struct pending_end *list)
+void runs_retry_ends(struct runs *rs, struct runs_pending_end *list)
 {
 	while (list) {
-		struct pending_end *p = list;
+		struct runs_pending_end *p = list;
 		struct exec_event ev = {
 			.run_id = p->id, .state = p->state, .at = p->at,
 			.has_exit_code = p->has_exit_code,
@@ -556,7 +387,7 @@ static int open_backend(struct runs *rs, const struct config *cfg,
 {
 	struct executor *ex;
 
-	if (find_backend(rs, name))
+	if (runs_find_backend(rs, name))
 		return 0;
 	if (rs->n_backends == MAX_BACKENDS)
 		return rc_err_set(err, ENOSPC, "too many executors");
@@ -572,8 +403,8 @@ static int open_backend(struct runs *rs, const struct config *cfg,
 
 /* Write a terminal state without an executor event (lost, failed to
  * start, cancelled while queued). */
-static void finish_now(struct runs *rs, const char *id, enum run_state st,
-		       const char *reason)
+void runs_finish_now(struct runs *rs, const char *id, enum run_state st,
+		     const char *reason)
 {
 	struct run upd;
 	struct rc_err err;
@@ -613,48 +444,48 @@ static int recover(struct runs *rs, struct rc_err *err)
 	/* Oldest first, so the queue keeps its order. */
 	for (size_t i = n; i-- > 0;) {
 		struct run *r = &list[i];
-		struct slot *s;
+		struct runs_slot *s;
 		struct executor *ex;
 		struct rc_err aerr;
 		char *log;
 		int a;
 
 		if (r->state == RUN_QUEUED) {
-			queue_push(rs, slot_new(r));
+			runs_queue_push(rs, runs_slot_new(r));
 			continue;
 		}
-		if (!find_backend(rs, r->executor) &&
+		if (!runs_find_backend(rs, r->executor) &&
 		    open_backend(rs, rs->cfg0, r->executor, &aerr) < 0) {
 			char *why = xasprintf("executor %s is not available "
 					      "after restart: %s",
 					      r->executor, aerr.msg);
-			finish_now(rs, r->id, RUN_LOST, why);
+			runs_finish_now(rs, r->id, RUN_LOST, why);
 			free(why);
 			continue;
 		}
-		ex = find_backend(rs, r->executor);
-		s = slot_new(r);
+		ex = runs_find_backend(rs, r->executor);
+		s = runs_slot_new(r);
 		s->ex = ex;
 		s->started = true;
 		pthread_mutex_lock(&rs->mu);
-		active_push(rs, s);
+		runs_active_push(rs, s);
 		pthread_mutex_unlock(&rs->mu);
 		log = runs_log_path(rs, r->id);
 		a = ex->ops->attach(ex, r->id, r->handle, log, &aerr);
 		free(log);
 		if (a == 1) {
 			/* Never started: put it back in the queue. */
-			active_drop(rs, r->id);
+			runs_active_drop(rs, r->id);
 			if (store_run_transition(rs->st, r->id,
 						 RUN_MASK(RUN_STARTING),
 						 RUN_QUEUED, NULL, &aerr) == 0)
-				queue_push(rs, slot_new(r));
+				runs_queue_push(rs, runs_slot_new(r));
 		} else if (a < 0) {
 			char *why = xasprintf("cannot re-attach after "
 					      "restart: %s", aerr.msg);
 
-			active_drop(rs, r->id);
-			finish_now(rs, r->id, RUN_LOST, why);
+			runs_active_drop(rs, r->id);
+			runs_finish_now(rs, r->id, RUN_LOST, why);
 			free(why);
 		} else if (r->stop_requested) {
 			ex->ops->stop(ex, r->id, r->handle, &aerr);
@@ -702,297 +533,9 @@ fail:
 	return -1;
 }
 
-/* Whether two runs share a concurrency key value (both absent counts as
- * the same value). */
-static bool same_key(json_t *a, json_t *b)
-{
-	if (!a || !b)
-		return !a && !b;
-	return json_equal(a, b);
-}
-
-/* Whether queued slot s may start now under every limit (mu held). */
-static bool may_start(struct runs *rs, const struct config *cfg,
-		      const struct slot *s)
-{
-	const struct automation *a = config_automation(cfg, s->automation);
-	int64_t gmax = cfg->server.max_concurrent_runs;
-	int64_t umax = config_user_max_runs(cfg, s->user);
-	const char *key = a ? a->concurrency_key : NULL;
-	json_t *kv = key ? json_object_get(s->params, key) : NULL;
-	int64_t n_auto = 0, n_key = 0, n_user = 0;
-
-	if (gmax > 0 && rs->n_active >= gmax)
-		return false;
-	for (const struct slot *t = rs->active; t; t = t->next) {
-		if (!strcmp(t->automation, s->automation)) {
-			n_auto++;
-			if (key && same_key(kv, json_object_get(t->params,
-								key)))
-				n_key++;
-		}
-		if (!strcmp(t->user, s->user))
-			n_user++;
-	}
-	if (a && a->concurrency > 0 &&
-	    (key ? n_key : n_auto) >= a->concurrency)
-		return false;
-	return umax <= 0 || n_user < umax;
-}
-
 void runs_set_secrets(struct runs *rs, const struct secrets *sec)
 {
 	rs->secrets = sec;
-}
-
-static char **build_env(const struct runs *rs, const struct automation *a,
-			const struct run *r, const char *home)
-{
-	size_t n_extra = a ? strv_len(a->env) + strv_len(a->secrets) : 0;
-	char **env = xcalloc(7 + n_extra, sizeof(char *));
-	size_t i = 0;
-
-	env[i++] = xstrdup("PATH=" RUN_PATH_ENV);
-	env[i++] = xasprintf("HOME=%s", home);
-	env[i++] = xstrdup("LANG=C.UTF-8");
-	env[i++] = xasprintf("RUNCELL_RUN_ID=%s", r->id);
-	env[i++] = xasprintf("RUNCELL_AUTOMATION_ID=%s", r->automation);
-	env[i++] = xasprintf("RUNCELL_USER=%s", r->user);
-	for (char **e = a ? a->env : NULL; e && *e; e++)
-		env[i++] = xstrdup(*e);
-	for (char **n = a ? a->secrets : NULL; n && *n; n++) {
-		const char *v = secrets_get(rs->secrets, *n);
-
-		if (v)
-			env[i++] = xasprintf("%s=%s", *n, v);
-	}
-	return env;
-}
-
-static char **argv_from_json(const char *text)
-{
-	json_t *arr = json_loads(text, 0, NULL);
-	char **argv;
-	size_t n;
-
-	if (!json_is_array(arr)) {
-		json_decref(arr);
-		return NULL;
-	}
-	n = json_array_size(arr);
-	argv = xcalloc(n + 1, sizeof(char *));
-	for (size_t i = 0; i < n; i++) {
-		const char *s = json_string_value(json_array_get(arr, i));
-
-		argv[i] = xstrdup(s ? s : "");
-	}
-	json_decref(arr);
-	return argv;
-}
-
-/* Whether a stop was asked for id while it was leaving the queue. */
-static bool stop_pending(struct runs *rs, const char *id)
-{
-	struct slot *s;
-	bool p;
-
-	pthread_mutex_lock(&rs->mu);
-	s = active_find(rs, id);
-	p = s && s->stop_pending;
-	pthread_mutex_unlock(&rs->mu);
-	return p;
-}
-
-/* Start run id, whose slot the scheduler just moved from the queue to the
- * active set (mu not held).  Every failure drops the slot again. */
-static void start_one(struct runs *rs, const char *id)
-{
-	const struct config *cfg = runs_config(rs);
-	struct run r;
-	struct rc_err err;
-	struct exec_spec spec;
-	const struct automation *a;
-	struct executor *ex;
-	struct slot *s;
-	char **argv = NULL, **env = NULL;
-	char *log = NULL, *work = NULL, *handle = NULL;
-	bool stop_now;
-	int tr;
-
-	memset(&r, 0, sizeof(r));
-	tr = store_run_transition(rs->st, id, RUN_MASK(RUN_QUEUED),
-				  RUN_STARTING, NULL, &err);
-	if (tr < 0) {
-		/* The store refused (locked, disk full): the run is still
-		 * queued there, so keep it queued here and try again. */
-		log_msg(LOG_ERROR, id, "cannot start: %s; retrying in %d ms",
-			err.msg, STORE_RETRY_MS);
-		pthread_mutex_lock(&rs->mu);
-		s = active_take(rs, id);
-		if (s) {
-			s->not_before = time_now_ms() + STORE_RETRY_MS;
-			queue_push(rs, s);
-		}
-		pthread_mutex_unlock(&rs->mu);
-		goto out;
-	}
-	if (tr != 0) {
-		active_drop(rs, id); /* cancelled meanwhile */
-		goto out;
-	}
-	notify(rs, id, RUN_STARTING);
-	if (stop_pending(rs, id)) {
-		active_drop(rs, id);
-		finish_now(rs, id, RUN_CANCELLED, "stopped before it started");
-		goto out;
-	}
-	if (store_run_get(rs->st, id, &r, &err) != 0) {
-		active_drop(rs, id);
-		finish_now(rs, id, RUN_FAILED, "cannot read the run record");
-		goto out;
-	}
-	a = config_automation(cfg, r.automation);
-	ex = find_backend(rs, r.executor);
-	argv = argv_from_json(r.argv);
-	work = runs_work_path(rs, r.id);
-	log = runs_log_path(rs, r.id);
-	if (!a || !ex || !argv || !argv[0] || mkdir_p(work, 0755, &err) < 0) {
-		active_drop(rs, id);
-		finish_now(rs, r.id, RUN_FAILED,
-			   !a  ? "automation no longer exists in the "
-				 "configuration" :
-			   !ex ? "executor not available" :
-				 "cannot prepare the run");
-		goto out;
-	}
-	env = build_env(rs, a, &r, work);
-	memset(&spec, 0, sizeof(spec));
-	spec.run_id = r.id;
-	spec.automation_id = r.automation;
-	spec.user = r.user;
-	spec.argv = argv;
-	spec.env = env;
-	spec.res = &a->res;
-	spec.iso = &a->iso;
-	spec.log_path = log;
-	spec.log_max_bytes = cfg->server.log_max_bytes * LOG_SPOOL_FACTOR;
-	spec.stop_grace_ms = cfg->server.stop_grace_ms;
-	spec.work_dir = work;
-
-	pthread_mutex_lock(&rs->mu);
-	s = active_find(rs, id);
-	if (s)
-		s->ex = ex;
-	pthread_mutex_unlock(&rs->mu);
-
-	/* Events may arrive before start() even returns. */
-	if (ex->ops->start(ex, &spec, &handle, &err) < 0) {
-		char *why = xasprintf("cannot start: %s", err.msg);
-
-		active_drop(rs, id);
-		finish_now(rs, r.id, RUN_FAILED, why);
-		free(why);
-		goto out;
-	}
-	if (store_run_set_handle(rs->st, r.id, handle, &err) < 0)
-		log_msg(LOG_ERROR, r.id, "storing handle: %s", err.msg);
-	pthread_mutex_lock(&rs->mu);
-	stop_now = false;
-	s = active_find(rs, id); /* may be gone if it already ended */
-	if (s) {
-		free(s->handle);
-		s->handle = xstrdup(handle);
-		s->started = true;
-		stop_now = s->stop_pending;
-	}
-	pthread_mutex_unlock(&rs->mu);
-	if (stop_now)
-		ex->ops->stop(ex, r.id, handle, &err);
-out:
-	strv_free(argv);
-	strv_free(env);
-	free(log);
-	free(work);
-	free(handle);
-	store_run_clear(&r);
-}
-
-/* The oldest queued run that may start now, or NULL; *wake_at gets the
- * earliest future not_before seen (0 if none).  mu held. */
-static struct slot *pick(struct runs *rs, int64_t *wake_at)
-{
-	const struct config *cfg = runs_config(rs);
-	int64_t now = time_now_ms(), gmax = cfg->server.max_concurrent_runs;
-
-	*wake_at = 0;
-	if (rs->paused || (gmax > 0 && rs->n_active >= gmax))
-		return NULL;
-	for (struct slot *s = rs->queue_head; s; s = s->next) {
-		if (s->not_before > now) {
-			if (!*wake_at || s->not_before < *wake_at)
-				*wake_at = s->not_before;
-			continue;
-		}
-		if (may_start(rs, cfg, s))
-			return s;
-	}
-	return NULL;
-}
-
-static void *scheduler_main(void *arg)
-{
-	struct runs *rs = arg;
-	char id[RUN_ID_LEN + 1];
-
-	pthread_mutex_lock(&rs->mu);
-	while (!rs->stopping) {
-		int64_t wake_at;
-		struct slot *s;
-
-		if (rs->ends && time_now_ms() >= rs->ends_at) {
-			struct pending_end *list = rs->ends;
-
-			rs->ends = NULL;
-			pthread_mutex_unlock(&rs->mu);
-			retry_ends(rs, list);
-			pthread_mutex_lock(&rs->mu);
-			continue;
-		}
-		s = pick(rs, &wake_at);
-		if (!s) {
-			struct timespec ts;
-
-			if (rs->ends && (!wake_at || rs->ends_at < wake_at))
-				wake_at = rs->ends_at;
-			if (!wake_at) {
-				pthread_cond_wait(&rs->cond, &rs->mu);
-				continue;
-			}
-			ts.tv_sec = wake_at / 1000;
-			ts.tv_nsec = (wake_at % 1000) * 1000000;
-			pthread_cond_timedwait(&rs->cond, &rs->mu, &ts);
-			continue;
-		}
-		queue_remove(rs, s->id);
-		active_push(rs, s);
-		memcpy(id, s->id, sizeof(id));
-		pthread_mutex_unlock(&rs->mu);
-		start_one(rs, id);
-		pthread_mutex_lock(&rs->mu);
-	}
-	pthread_mutex_unlock(&rs->mu);
-	return NULL;
-}
-
-int runs_start(struct runs *rs, struct rc_err *err)
-{
-	int e = pthread_create(&rs->thread, NULL, scheduler_main, rs);
-
-	if (e)
-		return rc_err_set(err, e, "cannot start the scheduler: %s",
-				  strerror(e));
-	rs->thread_started = true;
-	return 0;
 }
 
 void runs_close(struct runs *rs)
@@ -1012,7 +555,7 @@ void runs_close(struct runs *rs)
 	while (rs->ends) {
 		/* Last try; if the store still refuses, the supervisor's
 		 * record decides at the next start (recover). */
-		struct pending_end *p = rs->ends;
+		struct runs_pending_end *p = rs->ends;
 		struct exec_event ev = {
 			.run_id = p->id, .state = p->state, .at = p->at,
 			.has_exit_code = p->has_exit_code,
@@ -1031,16 +574,16 @@ void runs_close(struct runs *rs)
 		free(p);
 	}
 	while (rs->queue_head) {
-		struct slot *s = rs->queue_head;
+		struct runs_slot *s = rs->queue_head;
 
 		rs->queue_head = s->next;
-		slot_free(s);
+		runs_slot_free(s);
 	}
 	while (rs->active) {
-		struct slot *s = rs->active;
+		struct runs_slot *s = rs->active;
 
 		rs->active = s->next;
-		slot_free(s);
+		runs_slot_free(s);
 	}
 	for (size_t i = 0; i < rs->n_owned; i++)
 		config_free(rs->owned[i]);
@@ -1061,10 +604,11 @@ int runs_submit(struct runs *rs, const char *automation_id, json_t *params,
 	int ret;
 
 	if (!a)
-		return rc_err_set(err, ENOENT,
-				  "no automation \"%s\": GET /api/v1/automations "
-				  "lists the ones you can run",
-				  automation_id);
+		return rc_err_set(
+			err, ENOENT,
+			"no automation \"%s\": GET /api/v1/automations "
+			"lists the ones you can run",
+			automation_id);
 	if (!config_role_may_run(a, role))
 		return rc_err_set(err, EACCES,
 				  "role %s may not run automation \"%s\"", role,
@@ -1085,7 +629,7 @@ int runs_stop(struct runs *rs, const char *id, const char *actor,
 	      struct rc_err *err)
 {
 	struct run r;
-	struct slot *q, *s;
+	struct runs_slot *q, *s;
 	struct executor *ex = NULL;
 	char *handle = NULL;
 	int g, ret = -1;
@@ -1105,8 +649,8 @@ int runs_stop(struct runs *rs, const char *id, const char *actor,
 		goto out;
 
 	pthread_mutex_lock(&rs->mu);
-	q = queue_remove(rs, id);
-	s = q ? NULL : active_find(rs, id);
+	q = runs_queue_remove(rs, id);
+	s = q ? NULL : runs_active_find(rs, id);
 	if (s && s->started && s->handle) {
 		ex = s->ex;
 		handle = xstrdup(s->handle);
@@ -1118,8 +662,9 @@ int runs_stop(struct runs *rs, const char *id, const char *actor,
 	pthread_mutex_unlock(&rs->mu);
 
 	if (q) {
-		slot_free(q);
-		finish_now(rs, id, RUN_CANCELLED, "stopped before it started");
+		runs_slot_free(q);
+		runs_finish_now(rs, id, RUN_CANCELLED,
+				"stopped before it started");
 	} else if (ex && ex->ops->stop(ex, id, handle, err) < 0) {
 		rc_err_wrap(err, "stopping run %s", id);
 		err->errnum = EIO;
@@ -1130,26 +675,6 @@ out:
 	free(handle);
 	store_run_clear(&r);
 	return ret;
-}
-
-void runs_counts(struct runs *rs, int *queued, int *active)
-{
-	pthread_mutex_lock(&rs->mu);
-	*queued = rs->n_queued;
-	*active = rs->n_active;
-	pthread_mutex_unlock(&rs->mu);
-}
-
-int runs_queue_position(struct runs *rs, const char *id)
-{
-	int pos = 0, i = 1;
-
-	pthread_mutex_lock(&rs->mu);
-	for (struct slot *s = rs->queue_head; s && !pos; s = s->next, i++)
-		if (!strcmp(s->id, id))
-			pos = i;
-	pthread_mutex_unlock(&rs->mu);
-	return pos;
 }
 
 int runs_wait(struct runs *rs, const char *id, int64_t timeout_ms)
@@ -1184,7 +709,7 @@ static bool forks_at_open(const char *name)
 static int reload_backend(struct runs *rs, struct config *cfg,
 			  const char *name, struct rc_err *err)
 {
-	if (find_backend(rs, name))
+	if (runs_find_backend(rs, name))
 		return 0;
 	if (forks_at_open(name))
 		return rc_err_set(err, EINVAL, "executor %s was not in use at "
@@ -1230,11 +755,4 @@ int runs_reload(struct runs *rs, struct config *cfg, struct rc_err *err)
 	pthread_cond_broadcast(&rs->cond); /* limits may have changed */
 	pthread_mutex_unlock(&rs->mu);
 	return 0;
-}
-
-void runs_pause(struct runs *rs)
-{
-	pthread_mutex_lock(&rs->mu);
-	rs->paused = true;
-	pthread_mutex_unlock(&rs->mu);
 }

@@ -28,6 +28,7 @@
  */
 #include "cell_int.h"
 #include "seccomp.h"
+#include "sig.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -37,6 +38,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mount.h>
@@ -384,7 +386,6 @@ static int spawn_main(void *arg)
 _Noreturn void cell_child_main(const struct cell_plan *p)
 {
 	sigset_t set, prog_mask;
-	struct sigaction dfl;
 	struct pollfd pfd;
 	pid_t pid;
 	char c;
@@ -394,11 +395,7 @@ _Noreturn void cell_child_main(const struct cell_plan *p)
 		fail(errno, 0, "setting the parent-death signal");
 	/* Dispositions the supervisor set (SIGPIPE ignored, handlers) must
 	 * not reach the program. */
-	memset(&dfl, 0, sizeof(dfl));
-	dfl.sa_handler = SIG_DFL;
-	for (int i = 1; i < NSIG; i++)
-		if (i != SIGKILL && i != SIGSTOP)
-			(void)sigaction(i, &dfl, NULL);
+	sig_reset_dispositions();
 	if (p->netns_fd >= 0 && setns(p->netns_fd, CLONE_NEWNET) < 0)
 		fail(errno, 0, "joining the network namespace");
 	umask(0);
@@ -414,10 +411,13 @@ _Noreturn void cell_child_main(const struct cell_plan *p)
 
 	set_limit(RLIMIT_CORE, 0, "RLIMIT_CORE");
 	set_limit(RLIMIT_FSIZE, p->fsize, "RLIMIT_FSIZE");
-	set_limit(RLIMIT_NOFILE, 1024, "RLIMIT_NOFILE");
 	if (setsid() < 0)
 		fail(errno, 0, "setsid");
+	/* Close what we inherited (the launcher holds one network namespace
+	 * per slot, far more than 1024 with a large pool) before lowering
+	 * the open-file limit, or opening /dev/null fails with EMFILE. */
 	arrange_fds(p);
+	set_limit(RLIMIT_NOFILE, 1024, "RLIMIT_NOFILE");
 	drop_privileges(p);
 
 	/* Changing credentials cleared the parent-death signal: set it

@@ -10,6 +10,7 @@
  * posix_spawn does, so no page tables are copied; a close-on-exec error
  * pipe tells exec failures apart from a running program.
  */
+#include "sig.h"
 #include "supervisor.h"
 
 #include <errno.h>
@@ -123,9 +124,7 @@ static int child_main(void *arg)
 	sigset_t none;
 	int fd;
 
-	for (int sig = 1; sig < NSIG; sig++)
-		if (sig != SIGKILL && sig != SIGSTOP)
-			signal(sig, SIG_DFL);
+	sig_reset_dispositions();
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	/* The run must not outlive its supervisor: nobody could stop it or

@@ -551,6 +551,10 @@ static void spin(double sec)
 	close_obj();
 }
 
+/* Where alloc() leaves its blocks: without a use, clang drops the
+ * malloc+memset pair altogether and nothing is allocated. */
+static char *volatile alloc_sink;
+
 static void alloc(long mb)
 {
 	long i;
@@ -561,6 +565,7 @@ static void alloc(long mb)
 		if (!p)
 			break;
 		memset(p, (int)i | 1, 1 << 20);
+		alloc_sink = p;
 	}
 	kint("alloc_mb", i);
 }
