@@ -1,7 +1,7 @@
 /*
- * k8s_int.h - what k8s.c (settings, start, stop, attach) and k8s_watch.c
- * (the per-namespace watcher threads, logs, final states) share.  Not
- * used outside the kubernetes executor.
+ * k8s_int.h - what k8s.c (settings, start, stop, attach), k8s_watch.c
+ * (the per-namespace watcher threads, final states) and k8s_logs.c (the
+ * pod log followers) share.  Not used outside the kubernetes executor.
  *
  * Ownership: a kjob is created by start/attach and handed to the watcher
  * thread of its namespace, which alone changes and frees it, except for
@@ -100,11 +100,30 @@ struct k8s {
 	atomic_bool quit;
 };
 
+/* Whether the watcher of n (and so its followers) should stop. */
+static inline bool k8s_ns_quitting(struct kns *n)
+{
+	return atomic_load(&n->k->quit) || k8s_waker_quitting(&n->w);
+}
+
 /* Start the watcher thread of n (k8s_watch.c). */
 int k8s_ns_start(struct kns *n, struct rc_err *err);
 
 /* Stop and join the watcher of n and its log followers (k8s_watch.c). */
 void k8s_ns_stop(struct kns *n);
+
+/* Start a thread that follows the log of j's pod into the local log, if
+ * none runs, the pod is known, more output is wanted and the last one
+ * ended long enough ago; joins an ended one first.  Watcher thread only
+ * (k8s_logs.c). */
+void k8s_follower_start(struct kns *n, struct kjob *j);
+
+/* Stop and join j's follower, if any (k8s_logs.c). */
+void k8s_follower_stop(struct kns *n, struct kjob *j);
+
+/* The last look at the log before the terminal event: end the follower,
+ * then fetch the log without follow and keep what is new (k8s_logs.c). */
+void k8s_log_final(struct kns *n, struct kjob *j);
 
 /* Free j (its follower must be gone). */
 void k8s_job_free(struct kjob *j);

@@ -408,10 +408,24 @@ def test_retention_removes_what_it_should_and_nothing_else(s):
     for _ in range(5):
         rid = s.run("keep", {"ms": 0})["id"]
         s.wait(rid)
+        # Checked now, while it is the newest finished run of its
+        # automation and so cannot be expired yet: once two more have
+        # finished, a pass (every 200ms) may remove it at any moment.
+        assert os.path.exists(os.path.join(data, "logs", rid + ".log")), rid
         quick.append(rid)
     side = s.wait(s.run("side", {"ms": 0})["id"])
-    assert os.path.exists(os.path.join(data, "logs", quick[0] + ".log"))
-    time.sleep(0.6)  # a few passes
+
+    def removed(rid):
+        return (s.get("/api/v1/runs/" + rid).status == 404 and
+                not os.path.exists(os.path.join(data, "logs", rid + ".log"))
+                and not os.path.exists(os.path.join(data, "work", rid)))
+
+    # Wait for a pass to remove them (the record goes first, then the
+    # files), for at most a few intervals.
+    deadline = time.time() + 2
+    while (time.time() < deadline and
+           not all(removed(rid) for rid in quick[:3])):
+        time.sleep(0.05)
     for rid in quick[:3]:
         assert s.get("/api/v1/runs/" + rid).status == 404, rid
         assert not os.path.exists(os.path.join(data, "logs", rid + ".log"))
