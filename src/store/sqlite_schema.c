@@ -242,7 +242,7 @@ int sqlite_open(const char *target, struct store **out,
 
 	ret = exec_sql(b, "PRAGMA journal_mode = WAL", "enabling WAL", err);
 	if (ret == 0)
-		ret = exec_sql(b, "PRAGMA synchronous = FULL",
+		ret = exec_sql(b, "PRAGMA synchronous = NORMAL",
 			       "setting synchronous mode", err);
 	if (ret == 0)
 		ret = schema_migrate(b, err);
