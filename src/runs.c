@@ -546,8 +546,8 @@ void runs_close(struct runs *rs)
 	rs->stopping = true;
 	pthread_cond_broadcast(&rs->cond);
 	pthread_mutex_unlock(&rs->mu);
-	if (rs->thread_started)
-		pthread_join(rs->thread, NULL);
+	for (int i = 0; i < rs->n_threads; i++)
+		pthread_join(rs->threads[i], NULL);
 	for (size_t i = 0; i < rs->n_backends; i++) {
 		exec_close(rs->backends[i].ex);
 		free(rs->backends[i].name);

@@ -69,6 +69,13 @@ struct runs_listener {
 	void *ctx;
 };
 
+/* Starter threads: each takes the oldest startable run off the queue and
+ * starts it.  Starting waits on the store, the file system and the
+ * launcher; several starters keep that latency from capping throughput.
+ * Limits are checked and the run moved to the active set under mu before
+ * a starter lets go of it, so they hold with any number of starters. */
+#define RUNS_STARTERS 4
+
 struct runs {
 	const struct config *cfg0;       /* the first; data_dir comes from it */
 	_Atomic(const struct config *) cur;
@@ -89,8 +96,8 @@ struct runs {
 	int n_reserved;          /* submissions between check and insert */
 	bool stopping;
 	bool paused;             /* --drain: start nothing more */
-	bool thread_started;
-	pthread_t thread;
+	int n_threads;                   /* starter threads running */
+	pthread_t threads[RUNS_STARTERS];
 	struct runs_pending_end *ends; /* ends to write again (mu) */
 	int64_t ends_at;         /* when to try them next */
 

@@ -14,9 +14,11 @@
  */
 #include "runs_int.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "catalog.h"
@@ -221,6 +223,15 @@ static bool stop_pending(struct runs *rs, const char *id)
 
 /* Start run id, whose slot the scheduler just moved from the queue to the
  * active set (mu not held).  Every failure drops the slot again. */
+/* The run's work folder: one mkdir in the common case (its parent exists
+ * since runs_open), the whole path only if something removed it. */
+static int make_work_dir(const char *path, struct rc_err *err)
+{
+	if (mkdir(path, 0755) == 0 || errno == EEXIST)
+		return 0;
+	return mkdir_p(path, 0755, err);
+}
+
 static void start_one(struct runs *rs, const char *id)
 {
 	const struct config *cfg = runs_config(rs);
@@ -274,7 +285,7 @@ static void start_one(struct runs *rs, const char *id)
 	argv = argv_from_json(r.argv);
 	work = runs_work_path(rs, r.id);
 	log = runs_log_path(rs, r.id);
-	if (!a || !ex || !argv || !argv[0] || mkdir_p(work, 0755, &err) < 0) {
+	if (!a || !ex || !argv || !argv[0] || make_work_dir(work, &err) < 0) {
 		runs_active_drop(rs, id);
 		runs_finish_now(rs, r.id, RUN_FAILED,
 				!a  ? "automation no longer exists in the "
@@ -404,12 +415,15 @@ static void *scheduler_main(void *arg)
 
 int runs_start(struct runs *rs, struct rc_err *err)
 {
-	int e = pthread_create(&rs->thread, NULL, scheduler_main, rs);
+	for (int i = 0; i < RUNS_STARTERS; i++) {
+		int e = pthread_create(&rs->threads[i], NULL, scheduler_main,
+				       rs);
 
-	if (e)
-		return rc_err_set(err, e, "cannot start the scheduler: %s",
-				  strerror(e));
-	rs->thread_started = true;
+		if (e)
+			return rc_err_set(err, e, "cannot start the scheduler: "
+					  "%s", strerror(e));
+		rs->n_threads++;
+	}
 	return 0;
 }
 

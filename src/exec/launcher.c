@@ -391,6 +391,9 @@ __attribute__((noreturn)) static void spare_main(struct launcher *l, int fd)
 
 	close(l->sock);
 	close(l->sfd);
+	/* setsid() and friends now, while idle: under load setsid waits on
+	 * a kernel lock that forks and exits also take. */
+	sup_detach_process();
 	if (recv_json(fd, l->buf, LAUNCHER_MSG_MAX, &req, &chan, NULL) != 0 ||
 	    chan < 0)
 		_exit(0);

@@ -826,11 +826,14 @@ static int setup_log(struct sup *s, struct rc_err *err)
 	return 0;
 }
 
-/* Detach from the launcher's world: own session, quiet stdio. */
-static void setup_process(void)
+void sup_detach_process(void)
 {
+	static bool done;
 	int fd;
 
+	if (done)
+		return;
+	done = true;
 	setsid();
 	prctl(PR_SET_NAME, "runcell-sup");
 	fd = open("/dev/null", O_RDWR | O_CLOEXEC);
@@ -959,7 +962,7 @@ void sup_supervise(struct sup_run *r, int event_fd, struct cell_runtime *rt)
 	s->sock_path = sup_run_path(r->state_dir, r->run_id, "sock");
 	rc_err_clear(&e);
 
-	setup_process();
+	sup_detach_process();
 	s->ep = epoll_create1(EPOLL_CLOEXEC);
 	if (s->ep < 0)
 		_exit(1);

@@ -142,4 +142,9 @@ int sup_spawn_process(const struct sup_run *r, int out_fd, pid_t *pid,
 void sup_supervise(struct sup_run *r, int event_fd, struct cell_runtime *rt)
 	__attribute__((noreturn));
 
+/* Become a supervisor's process: own session (setsid), name
+ * "runcell-sup", stdio on /dev/null.  Done once; the launcher's spare
+ * calls it before a run arrives, so it is off the start path. */
+void sup_detach_process(void);
+
 #endif
