@@ -57,6 +57,12 @@ int http_status_for(int errnum, const char **code)
 	case EAGAIN:
 		st = 429, c = "too_many";
 		break;
+	case EBUSY:
+		st = 503, c = "unavailable";
+		break;
+	case ENOSPC:
+		st = 507, c = "insufficient_storage";
+		break;
 	case E2BIG:
 		st = 413, c = "too_large";
 		break;

@@ -190,7 +190,10 @@ static int enqueue(struct runs *rs, const struct config *cfg,
 	pthread_mutex_unlock(&rs->mu);
 	if (ret < 0) {
 		rc_err_wrap(err, "recording the run");
-		err->errnum = EIO;
+		/* Busy and full stores keep their errno: clients are told to
+		 * retry (503) or that space ran out (507). */
+		if (err->errnum != EBUSY && err->errnum != ENOSPC)
+			err->errnum = EIO;
 		goto out;
 	}
 	runs_notify(rs, r.id, RUN_QUEUED);
