@@ -231,9 +231,19 @@ async function signOut() {
 // ---- catalog ----
 
 async function viewCatalog(seq) {
-  let data;
-  try { data = await api('GET', '/api/v1/automations'); } catch (e) { return errorView('Automations', e); }
+  let data, sched;
+  try {
+    [data, sched] = await Promise.all([api('GET', '/api/v1/automations'),
+      api('GET', '/api/v1/schedules').catch(() => ({ schedules: [] }))]);
+  } catch (e) { return errorView('Automations', e); }
   if (seq !== viewSeq) return;
+  const schedules = new Map(sched.schedules.map((x) => [x.automation, x]));
+  function scheduleLine(a) {
+    const x = schedules.get(a.id);
+    if (!x) return null;
+    const next = x.next_fire_at ? new Date(x.next_fire_at).toLocaleString() : 'never';
+    return h('p.muted.schedule', { text: 'Schedule: ' + x.cron + ' (' + x.timezone + '), next ' + next });
+  }
   const search = h('input', { id: 'catalog-search', type: 'search', placeholder: 'Name, id or description' });
   const grid = h('div.grid', { id: 'catalog' });
   const empty = h('p.muted', { hidden: true, text: 'No automation matches your search.' });
@@ -246,6 +256,7 @@ async function viewCatalog(seq) {
       h('p.muted', { text: a.id }),
       a.description ? h('p', { text: a.description }) : null,
       h('p.muted', { text: a.parameters.length + ' parameter' + (a.parameters.length === 1 ? '' : 's') }),
+      scheduleLine(a),
       h('div.actions', {},
         a.can_run ? h('a.button', { href: '#/automations/' + encodeURIComponent(a.id), text: 'Run', 'aria-label': 'Run ' + a.name })
           : h('a.button.secondary', { href: '#/automations/' + encodeURIComponent(a.id), text: 'Details' }),

@@ -5,6 +5,7 @@
 //
 // Usage: node tests/browser/ui.test.mjs      (ends with "N passed, N failed")
 import { spawn, spawnSync } from 'node:child_process';
+import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -56,6 +57,7 @@ automations:
     name: Admin only
     command: [/bin/sh, "${SCRIPTS}/exit.sh"]
     allow: [admin]
+    schedule: {cron: "0 3 * * *", timezone: Europe/Berlin, catch_up: false}
 `;
 }
 
@@ -138,6 +140,9 @@ test('sign in: wrong password refused, right one shows the catalog', async ({ sr
   await page.fill('#catalog-search', 'sleep');
   await page.waitForFunction(() => document.querySelectorAll('#catalog [data-automation]').length === 1);
   await page.fill('#catalog-search', '');
+  // A scheduled automation shows its cron, zone and next fire time.
+  const sched = await page.textContent('#catalog [data-automation=admin-only] .schedule');
+  assert.match(sched, /^Schedule: 0 3 \* \* \* \(Europe\/Berlin\), next /);
   await shot(page, 'catalog');
   await ctx.close();
 });
