@@ -214,15 +214,32 @@ int sqlite_open(const char *target, struct store **out,
 		struct rc_err *err)
 {
 	struct sqlite_store *b;
+	const char *sync = "NORMAL", *q = strchr(target, '?');
+	char *path;
 	int rc, ret;
 
 	*out = NULL;
 	if (!sqlite3_threadsafe())
 		return rc_err_set(err, ENOTSUP, "this SQLite library was "
 				  "built without thread support");
+	/* "PATH?sync=full": fsync every commit (survives power loss too);
+	 * the default, NORMAL in WAL mode, survives any crash of the
+	 * service but may lose the last commits on a power loss. */
+	if (q) {
+		if (!strcmp(q, "?sync=full"))
+			sync = "FULL";
+		else if (strcmp(q, "?sync=normal") != 0)
+			return rc_err_set(err, EINVAL, "unknown SQLite store "
+					  "option \"%s\": use "
+					  "?sync=full or ?sync=normal", q);
+	}
+	path = q ? xstrndup(target, (size_t)(q - target)) : xstrdup(target);
+	target = path;
 	ret = file_prepare(target, err);
-	if (ret < 0)
+	if (ret < 0) {
+		free(path);
 		return ret;
+	}
 
 	b = xcalloc(1, sizeof(*b));
 	b->path = xstrdup(target);
@@ -242,7 +259,9 @@ int sqlite_open(const char *target, struct store **out,
 
 	ret = exec_sql(b, "PRAGMA journal_mode = WAL", "enabling WAL", err);
 	if (ret == 0)
-		ret = exec_sql(b, "PRAGMA synchronous = NORMAL",
+		ret = exec_sql(b, strcmp(sync, "FULL") ? "PRAGMA synchronous = "
+							  "NORMAL" :
+							  "PRAGMA synchronous = FULL",
 			       "setting synchronous mode", err);
 	if (ret == 0)
 		ret = schema_migrate(b, err);
@@ -253,5 +272,6 @@ int sqlite_open(const char *target, struct store **out,
 out:
 	if (b)
 		sqlite_close(&b->base);
+	free(path);
 	return ret;
 }
