@@ -14,6 +14,7 @@
 
 #include "app.h"
 #include "catalog.h"
+#include "jsontime.h"
 #include "log.h"
 #include "metrics.h"
 #include "notify.h"
@@ -26,14 +27,7 @@
 
 static void set_time(json_t *o, const char *key, int64_t ms)
 {
-	char ts[32];
-
-	if (!ms) {
-		json_object_set_new(o, key, json_null());
-		return;
-	}
-	time_rfc3339(ms, ts);
-	json_object_set_new(o, key, json_string(ts));
+	json_object_set_new(o, key, json_time(ms));
 }
 
 json_t *api_run_json(const struct run *r)

@@ -31,6 +31,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "config.h"
 #include "store.h"
 #include "util.h"
@@ -109,6 +111,17 @@ int exec_sandbox_open(struct executor *ex, struct rc_err *err);
 int exec_slurm_open(struct executor *ex, struct rc_err *err);
 int exec_ecs_open(struct executor *ex, struct rc_err *err);
 int exec_k8s_open(struct executor *ex, struct rc_err *err);
+
+/*
+ * A backend setting that is a duration, from the settings object o: a
+ * number of seconds or a string such as "5s" or "250ms"; absent or null
+ * gives def_ms.  section names the block in messages ("executors.ecs").
+ * Returns 0, or -1 with err->field = key and a message saying what to
+ * write.
+ */
+int exec_setting_duration(const json_t *o, const char *section,
+			  const char *key, int64_t def_ms, int64_t min_ms,
+			  int64_t *out, struct rc_err *err);
 
 /* Names exec_open knows, NULL-terminated (for config checking). */
 extern const char *const exec_backend_names[];

@@ -19,6 +19,7 @@
 #include <curl/curl.h>
 #include <sodium.h>
 
+#include "jsontime.h"
 #include "log.h"
 
 #define QUEUE_MAX 256
@@ -60,16 +61,6 @@ static void job_free(struct job *j)
 	free(j);
 }
 
-static json_t *time_json(int64_t ms)
-{
-	char ts[32];
-
-	if (ms <= 0)
-		return json_null();
-	time_rfc3339(ms, ts);
-	return json_string(ts);
-}
-
 static json_t *message_new(const struct run *r)
 {
 	return json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:s, s:o, s:o}",
@@ -81,8 +72,8 @@ static json_t *message_new(const struct run *r)
 			 "reason",
 			 r->reason ? json_string(r->reason) : json_null(),
 			 "user", r->user, "started_at",
-			 time_json(r->started_at), "finished_at",
-			 time_json(r->finished_at));
+			 json_time(r->started_at), "finished_at",
+			 json_time(r->finished_at));
 }
 
 /* Queue j (mu held), dropping the oldest job when the queue is full. */
@@ -419,10 +410,10 @@ json_t *notify_list_json(struct store *st, const char *run_id,
 				  nts[i].url, "status", nts[i].status,
 				  "attempts", nts[i].attempts, "last_error",
 				  nts[i].last_error, "created_at",
-				  time_json(nts[i].created_at), "updated_at",
-				  time_json(nts[i].updated_at),
+				  json_time(nts[i].created_at), "updated_at",
+				  json_time(nts[i].updated_at),
 				  "delivered_at",
-				  time_json(nts[i].delivered_at)));
+				  json_time(nts[i].delivered_at)));
 	store_notifications_free(nts, count);
 	return arr;
 }

@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include "cron.h"
+#include "jsontime.h"
 #include "log.h"
 
 #define SCHED_MAX_SLEEP_MS 30000
@@ -264,16 +265,6 @@ void sched_stop(struct sched *s)
 	free(s);
 }
 
-static json_t *time_json(int64_t ms)
-{
-	char ts[32];
-
-	if (ms <= 0)
-		return json_null();
-	time_rfc3339(ms, ts);
-	return json_string(ts);
-}
-
 /* The API's view of every schedule; see schedule.h. */
 json_t *sched_list_json(const struct config *cfg, struct store *st)
 {
@@ -298,8 +289,8 @@ json_t *sched_list_json(const struct config *cfg, struct store *st)
 				  a->schedule->timezone, "catch_up",
 				  a->schedule->catch_up, "parameters",
 				  a->schedule->parameters, "next_fire_at",
-				  time_json(next * 1000), "last_fire_at",
-				  time_json(last)));
+				  json_time(next * 1000), "last_fire_at",
+				  json_time(last)));
 	}
 	return arr;
 }

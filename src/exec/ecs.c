@@ -99,33 +99,6 @@ static int opt_strv(json_t *o, const char *key, bool required, char ***out,
 	return 0;
 }
 
-/* A duration: a number of seconds or a string such as "5s", "250ms". */
-static int opt_duration(json_t *o, const char *key, int64_t def,
-			int64_t min_ms, int64_t *out, struct rc_err *err)
-{
-	json_t *v = json_object_get(o, key);
-	int64_t ms;
-
-	*out = def;
-	if (!v || json_is_null(v))
-		return 0;
-	if (json_is_number(v) && json_number_value(v) >= 0 &&
-	    json_number_value(v) < 1e9)
-		ms = (int64_t)(json_number_value(v) * 1000);
-	else if (!json_is_string(v) ||
-		 parse_duration_ms(json_string_value(v), &ms) < 0)
-		return rc_err_field(err, key,
-				    FIELD ".%s must be a duration such as "
-				    "\"5s\" or a number of seconds",
-				    key);
-	if (ms < min_ms)
-		return rc_err_field(err, key,
-				    FIELD ".%s must be at least %lld ms", key,
-				    (long long)min_ms);
-	*out = ms;
-	return 0;
-}
-
 static const char *const setting_keys[] = {
 	"region", "cluster", "endpoint", "logs_endpoint", "subnets",
 	"security_groups", "assign_public_ip", "task_definition",
@@ -217,14 +190,14 @@ static int settings_load(const struct config *cfg, struct ecs_settings *s,
 				    FIELD ".log_stream_prefix is required with "
 				    "log_group: the awslogs-stream-prefix of "
 				    "the task definition");
-	if (opt_duration(o, "poll_interval", 5000, 10, &s->poll_ms, err) < 0 ||
-	    opt_duration(o, "poll_max_interval", 30000, 10, &s->poll_max_ms,
+	if (exec_setting_duration(o, FIELD, "poll_interval", 5000, 10, &s->poll_ms, err) < 0 ||
+	    exec_setting_duration(o, FIELD, "poll_max_interval", 30000, 10, &s->poll_max_ms,
 			 err) < 0 ||
-	    opt_duration(o, "missing_grace", 30000, 0, &s->missing_grace_ms,
+	    exec_setting_duration(o, FIELD, "missing_grace", 30000, 0, &s->missing_grace_ms,
 			 err) < 0 ||
-	    opt_duration(o, "request_timeout", 30000, 100,
+	    exec_setting_duration(o, FIELD, "request_timeout", 30000, 100,
 			 &s->request_timeout_ms, err) < 0 ||
-	    opt_duration(o, "retry_base", 100, 1, &s->retry_base_ms, err) < 0)
+	    exec_setting_duration(o, FIELD, "retry_base", 100, 1, &s->retry_base_ms, err) < 0)
 		return -1;
 	if (s->poll_max_ms < s->poll_ms)
 		s->poll_max_ms = s->poll_ms;

@@ -52,6 +52,30 @@ int exec_open(const char *name, const struct config *cfg,
 			  name);
 }
 
+int exec_setting_duration(const json_t *o, const char *section,
+			  const char *key, int64_t def_ms, int64_t min_ms,
+			  int64_t *out, struct rc_err *err)
+{
+	const json_t *v = json_object_get(o, key);
+	int64_t ms = def_ms;
+
+	if (v && json_is_number(v) && json_number_value(v) >= 0 &&
+	    json_number_value(v) < 1e9)
+		ms = (int64_t)(json_number_value(v) * 1000);
+	else if (v && !json_is_null(v) &&
+		 (!json_is_string(v) ||
+		  parse_duration_ms(json_string_value(v), &ms) < 0))
+		return rc_err_field(err, key,
+				    "%s.%s must be a duration such as \"5s\" "
+				    "or a number of seconds",
+				    section, key);
+	if (ms < min_ms)
+		return rc_err_field(err, key, "%s.%s must be at least %lld ms",
+				    section, key, (long long)min_ms);
+	*out = ms;
+	return 0;
+}
+
 void exec_close(struct executor *ex)
 {
 	if (!ex)

@@ -133,30 +133,6 @@ static int opt_string(json_t *o, const char *key, const char **out,
 	return 0;
 }
 
-/* A duration: a number of seconds or a string such as "2s" or "500ms". */
-static int opt_duration(json_t *o, const char *key, int64_t def,
-			int64_t min_ms, int64_t *out, struct rc_err *err)
-{
-	json_t *v = json_object_get(o, key);
-	int64_t ms = def;
-
-	if (v && json_is_number(v) && json_number_value(v) >= 0 &&
-	    json_number_value(v) < 1e9)
-		ms = (int64_t)(json_number_value(v) * 1000);
-	else if (v && (!json_is_string(v) ||
-		       parse_duration_ms(json_string_value(v), &ms) < 0))
-		return rc_err_field(err, key,
-				    FIELD ".%s must be a duration such as "
-				    "\"2s\" or a number of seconds",
-				    key);
-	if (ms < min_ms)
-		return rc_err_field(err, key,
-				    FIELD ".%s must be at least %lld ms", key,
-				    (long long)min_ms);
-	*out = ms;
-	return 0;
-}
-
 static void settings_clear(struct k8s_settings *s)
 {
 	free(s->ns);
@@ -235,9 +211,9 @@ static int settings_load(struct k8s *k, struct rc_err *err)
 	} else if (v) {
 		s->ttl_s = json_integer_value(v);
 	}
-	if (opt_duration(conf, "poll_interval", 2000, 100, &s->poll_ms, err) <
+	if (exec_setting_duration(conf, FIELD, "poll_interval", 2000, 100, &s->poll_ms, err) <
 		    0 ||
-	    opt_duration(conf, "timeout_grace", 5000, 0, &s->grace_ms, err) <
+	    exec_setting_duration(conf, FIELD, "timeout_grace", 5000, 0, &s->grace_ms, err) <
 		    0)
 		return -1;
 	s->watch_s = 60;

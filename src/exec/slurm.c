@@ -129,28 +129,6 @@ static int setting_string(json_t *conf, const char *key, const char *def,
 	return 0;
 }
 
-static int setting_duration(json_t *conf, const char *key, const char *def,
-			    int64_t min, int64_t *out, struct rc_err *err)
-{
-	json_t *v = json_object_get(conf, key);
-	const char *s = def;
-
-	if (v && !json_is_string(v))
-		return rc_err_field(err, key,
-				    "executors.slurm.%s must be a duration "
-				    "string such as \"%s\"",
-				    key, def);
-	if (v)
-		s = json_string_value(v);
-	if (parse_duration_ms(s, out) < 0 || *out < min)
-		return rc_err_field(err, key,
-				    "executors.slurm.%s: \"%s\" is not a "
-				    "duration of at least %lldms (write e.g. "
-				    "\"%s\")",
-				    key, s, (long long)min, def);
-	return 0;
-}
-
 /* Read and check executors.slurm into s. */
 static int settings_load(struct slurm *s, const struct config *cfg,
 			 struct rc_err *err)
@@ -204,9 +182,9 @@ static int settings_load(struct slurm *s, const struct config *cfg,
 			     s->output_dir);
 		goto out;
 	}
-	if (setting_duration(conf, "poll_interval", "1s", 50, &s->poll_ms,
+	if (exec_setting_duration(conf, "executors.slurm", "poll_interval", 1000, 50, &s->poll_ms,
 			     err) < 0 ||
-	    setting_duration(conf, "timeout_grace", "2s", 0, &s->grace_ms,
+	    exec_setting_duration(conf, "executors.slurm", "timeout_grace", 2000, 0, &s->grace_ms,
 			     err) < 0)
 		goto out;
 	if (setting_string(conf, "sbatch", "sbatch", &s->sbatch, err) < 0 ||

@@ -300,7 +300,7 @@ static void test_settings_errors(void **state)
 			  "unknown key \"partiton\"");
 	expect_open_error("{\"slurm\": {\"poll_interval\": \"fast\"}}",
 			  "poll_interval");
-	expect_open_error("{\"slurm\": {\"poll_interval\": 5}}",
+	expect_open_error("{\"slurm\": {\"poll_interval\": true}}",
 			  "poll_interval");
 	expect_open_error("{\"slurm\": {\"output_dir\": \"rel/dir\"}}",
 			  "absolute path");
