@@ -12,6 +12,24 @@
  * whatever was left in the cgroup before using it.  When every pooled slot
  * is busy, slots past the pool are made on demand (a cgroup created on
  * first use, and a network namespace created by clone, which is slower).
+ *
+ * The template.  Every mount a cell removes costs an RCU grace period
+ * (namespace_unlock waits for one per umount call, expedited GPs queue
+ * behind each other), and building a cell's view from the host's mount
+ * tree takes five: the host's /proc, /dev, /tmp and /run copies and the
+ * old root after pivot_root.  Under load those waits were most of a
+ * cell's start.  So the launcher builds the view once, in a mount
+ * namespace of its own: the host's root read-only with the hidden paths
+ * covered, pivoted to "/".  A cell joins it (setns), makes a private copy
+ * (unshare) and mounts only its own /proc, /dev, /tmp, /run and binds on
+ * top (binds as open_tree copies taken before the setns): no umount at
+ * all.  The template is rebuilt when the host's mount tree changes
+ * (cell_runtime_refresh).  Cells with another root, or with a bind that
+ * overlaps a hidden path (hiding must come after such a bind), are built
+ * from the host's tree as before.  The cell's mount namespace is also
+ * held by the supervisor until the end has been reported
+ * (cell_end/cell_release): the last reference to it waits for a grace
+ * period too, and the init's exit would otherwise.
  */
 #include "cell_int.h"
 #include "seccomp.h"
@@ -59,6 +77,8 @@ struct cell_clone_args {
 };
 
 #define CELL_NS_FLAGS (CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS)
+/* With the template the child joins a mount namespace instead. */
+#define CELL_NS_FLAGS_TMPL (CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS)
 #define CELL_DEFAULT_FSIZE ((rlim_t)1 << 30)
 #define CELL_DEFAULT_TMPFS ((int64_t)512 << 20)
 
@@ -363,6 +383,8 @@ int cell_runtime_open(const struct cell_runtime_config *cfg,
 	int fd, ret = -1;
 
 	*out = NULL;
+	rt->tmpl_fd = -1;
+	rt->mounts_fd = -1;
 	if (!cfg->state_dir || cfg->state_dir[0] != '/') {
 		rc_err_set(err, EINVAL, "the cell runtime needs an absolute "
 			   "state folder");
@@ -424,10 +446,17 @@ int cell_runtime_open(const struct cell_runtime_config *cfg,
 	if (cell_seccomp_build(&rt->prog, err) < 0 ||
 	    make_netns_pool(rt, err) < 0)
 		goto out;
+	/* Without a template (a kernel that refuses a step) cells are
+	 * built from the host's tree: slower, the same view. */
+	rt->mounts_fd = open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC);
+	(void)cell_runtime_refresh(rt);
 	snprintf(rt->desc, sizeof(rt->desc),
-		 "%s; %d slots with pooled network namespaces; seccomp filter "
-		 "of %u instructions; cells run as %u:%u in %s",
-		 cg_describe(rt->cg), rt->slots, (unsigned)rt->prog.len,
+		 "%s; %d slots with pooled network namespaces; %s; seccomp "
+		 "filter of %u instructions; cells run as %u:%u in %s",
+		 cg_describe(rt->cg), rt->slots,
+		 rt->tmpl_fd >= 0 ? "mount views copied from a template" :
+				    "mount views built per cell (no template)",
+		 (unsigned)rt->prog.len,
 		 (unsigned)rt->uid, (unsigned)rt->gid, rt->work_path);
 	*out = rt;
 	rt = NULL;
@@ -446,6 +475,10 @@ void cell_runtime_close(struct cell_runtime *rt)
 	for (int i = 0; i < rt->n_netns; i++)
 		close(rt->netns[i]);
 	free(rt->netns);
+	if (rt->tmpl_fd >= 0)
+		close(rt->tmpl_fd);
+	if (rt->mounts_fd >= 0)
+		close(rt->mounts_fd);
 	cell_seccomp_free(&rt->prog);
 	cg_close(rt->cg);
 	strv_free(rt->hidden);
@@ -663,6 +696,100 @@ static void close_fd(int *fd)
 	*fd = -1;
 }
 
+int cell_runtime_mounts_fd(const struct cell_runtime *rt)
+{
+	return rt->mounts_fd;
+}
+
+/* Build the template mount namespace (see the top of this file) in a
+ * child of ours, keep a descriptor of it and let the child go. */
+int cell_runtime_refresh(struct cell_runtime *rt)
+{
+	static const struct cell_spec none;
+	struct cell_plan plan;
+	struct rc_err err;
+	int err_p[2] = { -1, -1 }, ready_p[2] = { -1, -1 };
+	int pidfd = -1, fd = -1, ws;
+	char path[64], c = 0;
+	ssize_t r;
+	pid_t pid = -1;
+
+	memset(&plan, 0, sizeof(plan));
+	rc_err_clear(&err);
+	if (plan_build(rt, &none, &plan, &err) < 0)
+		goto out;
+	if (pipe2(err_p, O_CLOEXEC) < 0 || pipe2(ready_p, O_CLOEXEC) < 0)
+		goto out;
+	plan.sync_fd = -1;
+	plan.err_fd = err_p[1];
+	plan.status_fd = ready_p[1];
+	plan.netns_fd = -1;
+	plan.tmpl_fd = -1;
+	pid = clone3_fork(CLONE_NEWNS | CLONE_PIDFD, &pidfd, -1);
+	if (pid < 0)
+		goto out;
+	if (pid == 0)
+		cell_template_main(&plan);
+	close_fd(&err_p[1]);
+	close_fd(&ready_p[1]);
+	do
+		r = read(ready_p[0], &c, 1);
+	while (r < 0 && errno == EINTR);
+	/* EOF instead of the byte: the child failed (its report is on
+	 * err_p) and its namespace is half built: not a template. */
+	if (r == 1 && c == 'y') {
+		snprintf(path, sizeof(path), "/proc/%d/ns/mnt", (int)pid);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+	}
+out:
+	if (pid > 0) {
+		(void)pidfd_signal(pidfd, SIGKILL);
+		while (waitpid(pid, &ws, 0) < 0 && errno == EINTR)
+			;
+	}
+	close_fd(&pidfd);
+	close_fd(&err_p[0]);
+	close_fd(&err_p[1]);
+	close_fd(&ready_p[0]);
+	close_fd(&ready_p[1]);
+	plan_free(&plan);
+	if (fd < 0)
+		return -1;
+	if (rt->tmpl_fd >= 0)
+		close(rt->tmpl_fd);
+	rt->tmpl_fd = fd;
+	return 0;
+}
+
+/* Whether the cell's view can be a copy of the template: the host's root,
+ * a template, and no bind that contains a hidden path or lies inside one
+ * (the template hides before the binds go on; the host-tree build binds
+ * first and hides last). */
+static bool use_template(const struct cell_runtime *rt,
+			 const struct cell_spec *spec,
+			 const struct cell_plan *p)
+{
+	size_t nb = 0;
+
+	if (rt->tmpl_fd < 0 || (spec->iso && spec->iso->root))
+		return false;
+	for (char **h = rt->hidden; *h; h++)
+		if (under(*h, p->work_path))
+			return false;
+	for (size_t i = 0; i < p->n_mnts; i++) {
+		const char *b = p->mnts[i].dst + p->stage_len;
+
+		if (p->mnts[i].kind == CELL_MNT_HIDE)
+			continue;
+		if (++nb > CELL_TMPL_MAX_BINDS)
+			return false;
+		for (char **h = rt->hidden; *h; h++)
+			if (under(*h, b) || under(b, *h))
+				return false;
+	}
+	return true;
+}
+
 int cell_spawn(struct cell_runtime *rt, const struct cell_spec *spec,
 	       struct cell *out, struct rc_err *err)
 {
@@ -682,8 +809,11 @@ int cell_spawn(struct cell_runtime *rt, const struct cell_spec *spec,
 	out->pid = -1;
 	out->pidfd = -1;
 	out->slot = -1;
+	out->late_mntns_fd = -1;
+	out->late_lock_fd = -1;
 	st->lock_fd = -1;
 	st->status_fd = -1;
+	st->mntns_fd = -1;
 	st->cg.clone_fd = -1;
 	st->cg.peak_fd = -1;
 	if (!spec->argv || !spec->argv[0] || !spec->work_dir ||
@@ -729,8 +859,13 @@ int cell_spawn(struct cell_runtime *rt, const struct cell_spec *spec,
 	plan.status_fd = stat_p[1];
 	plan.out_fd = spec->out_fd;
 	plan.netns_fd = -1;
+	plan.tmpl_fd = -1;
 	if (!plan.env)
 		plan.env = no_env;
+	if (use_template(rt, spec, &plan)) {
+		plan.tmpl_fd = rt->tmpl_fd;
+		flags = CELL_NS_FLAGS_TMPL | CLONE_PIDFD;
+	}
 	if (!network) {
 		if (slot < rt->n_netns)
 			plan.netns_fd = rt->netns[slot];
@@ -775,6 +910,12 @@ int cell_spawn(struct cell_runtime *rt, const struct cell_spec *spec,
 
 	close_fd(&sync_p[1]);
 	close_fd(&err_p[0]);
+	{
+		char path[64];
+
+		snprintf(path, sizeof(path), "/proc/%d/ns/mnt", (int)pid);
+		st->mntns_fd = open(path, O_RDONLY | O_CLOEXEC);
+	}
 	st->status_fd = stat_p[0];
 	(void)fcntl(st->status_fd, F_SETFL, O_NONBLOCK);
 	plan_free(&plan);
@@ -845,7 +986,7 @@ void cell_usage(struct cell *c, struct cell_usage *u)
 		cg_slot_usage(&c->st->cg, u);
 }
 
-void cell_free(struct cell *c, int *status)
+void cell_end(struct cell *c, int *status)
 {
 	struct cell_state *st = c->st;
 	int ws = 0, main_ws;
@@ -874,12 +1015,36 @@ void cell_free(struct cell *c, int *status)
 	cg_slot_drain(&st->cg);
 	cg_slot_release(&st->cg);
 	close_fd(&st->status_fd);
-	close_fd(&st->lock_fd);
 	close_fd(&c->pidfd);
+	/* The slot stays ours until the mount namespace is gone: its /tmp
+	 * pages are charged to the slot's memory cgroup. */
+	c->late_mntns_fd = st->mntns_fd;
+	c->late_lock_fd = st->lock_fd;
 	free(st);
 	c->st = NULL;
 	c->pid = -1;
 	c->slot = -1;
 	if (status)
 		*status = ws;
+}
+
+void cell_release(struct cell *c)
+{
+	/* The last reference to the mount namespace: unmounting it waits
+	 * for an RCU grace period here. */
+	if (c->late_mntns_fd >= 0)
+		close(c->late_mntns_fd);
+	if (c->late_lock_fd >= 0)
+		close(c->late_lock_fd);
+	c->late_mntns_fd = -1;
+	c->late_lock_fd = -1;
+}
+
+void cell_free(struct cell *c, int *status)
+{
+	bool had = c->st != NULL;
+
+	cell_end(c, status);
+	if (had)
+		cell_release(c);
 }

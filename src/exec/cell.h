@@ -64,6 +64,8 @@ struct cell {
 	int slot;                  /* pool slot held (released by cell_free) */
 	struct cell_runtime *rt;
 	struct cell_state *st;     /* private: slot lock, cgroup, status pipe */
+	int late_mntns_fd;         /* private: kept by cell_end for */
+	int late_lock_fd;          /* cell_release */
 };
 
 /* Usage and the cause of death, read from the cell's cgroup. */
@@ -82,6 +84,17 @@ struct cell_usage {
 int cell_runtime_open(const struct cell_runtime_config *cfg,
 		      struct cell_runtime **out, struct rc_err *err);
 void cell_runtime_close(struct cell_runtime *rt);
+
+/* A descriptor that polls POLLPRI when the host's mount tree changes
+ * (-1 if none); call cell_runtime_refresh then, so that new cells see the
+ * change.  Launcher only. */
+int cell_runtime_mounts_fd(const struct cell_runtime *rt);
+
+/* Rebuild the mount view cells start from (the template, see cell.c) from
+ * the host's mount tree as it is now.  Returns 0, or -1 when it could not
+ * be built (the previous one, if any, stays; without any, cells build
+ * their view from the host's tree).  Launcher only, single-threaded. */
+int cell_runtime_refresh(struct cell_runtime *rt);
 
 /* Describe what the runtime found ("cgroup v1", "v2", "hybrid", ...) for
  * the service's start-up log.  Borrowed string. */
@@ -118,7 +131,17 @@ int cell_nprocs(struct cell *c);
 void cell_usage(struct cell *c, struct cell_usage *u);
 
 /* Reap the init (returns its wait status in *status), kill leftovers,
- * release the slot and close the pidfd. */
+ * release the slot and close the pidfd: cell_end, then cell_release. */
 void cell_free(struct cell *c, int *status);
+
+/* cell_free in two steps, for a caller that reports the end in between:
+ * cell_end reaps the init, kills leftovers and closes the pidfd; the
+ * cell's mount namespace and its slot are kept until cell_release.
+ * Dropping the last reference to a mount namespace waits for an RCU grace
+ * period (milliseconds when many cells end at once): cell_release takes
+ * that wait off the path of the end's report.  Call cell_release exactly
+ * once after a cell_end. */
+void cell_end(struct cell *c, int *status);
+void cell_release(struct cell *c);
 
 #endif

@@ -97,7 +97,7 @@ static void setattr_or_fail(const char *dst, uint64_t set, const char *what)
 
 /* A minimal /dev: a small tmpfs with the six usual devices, the /proc
  * links, and a world-writable /dev/shm (in the same, size-capped tmpfs). */
-static void make_dev(const struct cell_plan *p)
+static void make_dev(const char *dev, const char *opts)
 {
 	static const struct {
 		const char *name;
@@ -114,20 +114,20 @@ static void make_dev(const struct cell_plan *p)
 	};
 	char path[PATH_MAX];
 
-	mount_or_fail("tmpfs", p->dst_dev, "tmpfs", MS_NOSUID | MS_NOEXEC,
-		      p->devfs_opts, "mounting /dev");
+	mount_or_fail("tmpfs", dev, "tmpfs", MS_NOSUID | MS_NOEXEC, opts,
+		      "mounting /dev");
 	for (size_t i = 0; i < sizeof(nodes) / sizeof(nodes[0]); i++) {
-		snprintf(path, sizeof(path), "%s/%s", p->dst_dev, nodes[i].name);
+		snprintf(path, sizeof(path), "%s/%s", dev, nodes[i].name);
 		if (mknod(path, S_IFCHR | 0666,
 			  makedev(nodes[i].maj, nodes[i].min)) < 0)
 			fail(errno, 0, "creating /dev/%s", nodes[i].name);
 	}
 	for (size_t i = 0; i < sizeof(links) / sizeof(links[0]); i++) {
-		snprintf(path, sizeof(path), "%s/%s", p->dst_dev, links[i].name);
+		snprintf(path, sizeof(path), "%s/%s", dev, links[i].name);
 		if (symlink(links[i].target, path) < 0)
 			fail(errno, 0, "creating /dev/%s", links[i].name);
 	}
-	snprintf(path, sizeof(path), "%s/shm", p->dst_dev);
+	snprintf(path, sizeof(path), "%s/shm", dev);
 	if (mkdir(path, 01777) < 0)
 		fail(errno, 0, "creating /dev/shm");
 }
@@ -202,23 +202,20 @@ static void hide(const struct cell_plan *p, const struct cell_mnt *m)
 		      MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL, "hiding a file");
 }
 
-/* The filesystem view; see cell.h.  The root is bound recursively onto
- * the stage and made read-only, nosuid and nodev in one mount_setattr
- * call (the whole subtree at once, Linux 5.12); the host's /proc, /dev,
- * /tmp and /run copies are detached and replaced by the cell's own; then
- * the work folder, the writable paths and the hidden ones go on top, and
- * pivot_root makes the stage "/".
- *
- * /run is private because a read-only mount does not stop connect() on a
- * unix socket: the host's /run holds sockets such as munge's, D-Bus's or
- * PostgreSQL's. */
-static void make_root(const struct cell_plan *p)
+/* A path of the cell's view: under the stage while the view is assembled
+ * there (the host's root is still "/"), or as the cell sees it. */
+static const char *in_view(const struct cell_plan *p, const char *dst,
+			   bool staged)
 {
-	struct cell_mnt work = {
-		.kind = CELL_MNT_BIND_RW, .src_is_dir = true,
-		.src = (char *)p->work_src, .dst = p->dst_work,
-	};
+	return staged ? dst : dst + p->stage_len;
+}
 
+/* The host's root bound recursively onto the stage and made read-only,
+ * nosuid and nodev in one mount_setattr call (the whole subtree at once,
+ * Linux 5.12), with the host's /proc, /dev, /tmp and /run copies
+ * detached (the cell gets its own). */
+static void bind_host_root(const struct cell_plan *p)
+{
 	mount_or_fail(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL,
 		      "making the mount tree private");
 	mount_or_fail(p->root_src, p->stage, NULL, MS_BIND | MS_REC, NULL,
@@ -230,15 +227,51 @@ static void make_root(const struct cell_plan *p)
 	(void)umount2(p->dst_dev, MNT_DETACH);
 	(void)umount2(p->dst_tmp, MNT_DETACH);
 	(void)umount2(p->dst_run, MNT_DETACH);
+}
+
+/* The cell's own /proc, /dev, /tmp and /run. */
+static void mount_own(const struct cell_plan *p, bool staged)
+{
 	/* Mounted after the PID namespace was made: shows the cell only. */
-	mount_or_fail("proc", p->dst_proc, "proc",
+	mount_or_fail("proc", in_view(p, p->dst_proc, staged), "proc",
 		      MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL, "mounting /proc");
-	make_dev(p);
-	mount_or_fail("tmpfs", p->dst_tmp, "tmpfs", MS_NOSUID | MS_NODEV,
-		      p->tmpfs_opts, "mounting /tmp");
-	mount_or_fail("tmpfs", p->dst_run, "tmpfs",
+	make_dev(in_view(p, p->dst_dev, staged), p->devfs_opts);
+	mount_or_fail("tmpfs", in_view(p, p->dst_tmp, staged), "tmpfs",
+		      MS_NOSUID | MS_NODEV, p->tmpfs_opts, "mounting /tmp");
+	mount_or_fail("tmpfs", in_view(p, p->dst_run, staged), "tmpfs",
 		      MS_NOSUID | MS_NODEV | MS_NOEXEC,
 		      "mode=755,size=4m,nr_inodes=4096", "mounting /run");
+}
+
+/* Make the stage "/" and drop the host's root. */
+static void enter_stage(const struct cell_plan *p)
+{
+	if (chdir(p->stage) < 0)
+		fail(errno, 0, "entering the new root");
+	if (syscall(SYS_pivot_root, ".", ".") < 0)
+		fail(errno, 0, "pivot_root");
+	if (umount2(".", MNT_DETACH) < 0)
+		fail(errno, 0, "detaching the old root");
+}
+
+/* The filesystem view, built from the host's mount tree (a cell with
+ * another root, or no template; see cell.c): the host's root read-only,
+ * the cell's own /proc, /dev, /tmp and /run, then the work folder, the
+ * writable paths and the hidden ones on top, and pivot_root makes the
+ * stage "/".
+ *
+ * /run is private because a read-only mount does not stop connect() on a
+ * unix socket: the host's /run holds sockets such as munge's, D-Bus's or
+ * PostgreSQL's. */
+static void make_root(const struct cell_plan *p)
+{
+	struct cell_mnt work = {
+		.kind = CELL_MNT_BIND_RW, .src_is_dir = true,
+		.src = (char *)p->work_src, .dst = p->dst_work,
+	};
+
+	bind_host_root(p);
+	mount_own(p, true);
 	bind_at(p, &work, true);
 
 	/* Writable paths first, hidden ones last: nothing declared writable
@@ -252,12 +285,109 @@ static void make_root(const struct cell_plan *p)
 			bind_at(p, m, m->kind == CELL_MNT_BIND_RW);
 	}
 
-	if (chdir(p->stage) < 0)
-		fail(errno, 0, "entering the new root");
-	if (syscall(SYS_pivot_root, ".", ".") < 0)
-		fail(errno, 0, "pivot_root");
-	if (umount2(".", MNT_DETACH) < 0)
-		fail(errno, 0, "detaching the old root");
+	enter_stage(p);
+	if (chdir(p->work_path) < 0)
+		fail(errno, 0, "entering %s", p->work_path);
+}
+
+_Noreturn void cell_template_main(const struct cell_plan *p)
+{
+	err_fd = p->err_fd;
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
+		fail(errno, 0, "setting the parent-death signal");
+	umask(0);
+	bind_host_root(p);
+	for (size_t i = 0; i < p->n_mnts; i++)
+		if (p->mnts[i].kind == CELL_MNT_HIDE)
+			hide(p, &p->mnts[i]);
+	enter_stage(p);
+	/* Ready: the parent opens our mount namespace, then kills us. */
+	if (write(p->status_fd, "y", 1) != 1)
+		_exit(127);
+	for (;;)
+		pause();
+}
+
+/* A detached copy of the host path src (open_tree), nosuid, nodev and
+ * read-only unless rw: made while the child still sees the host's
+ * mount tree, attached inside the cell's view later. */
+static int clone_tree(const char *src, bool rw, const char *in_cell)
+{
+	struct mount_attr a = {
+		.attr_set = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
+			    (rw ? 0 : MOUNT_ATTR_RDONLY),
+	};
+	int fd = (int)syscall(SYS_open_tree, AT_FDCWD, src,
+			      OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC |
+			      AT_RECURSIVE);
+
+	if (fd < 0)
+		fail(errno, 0, "binding %s", in_cell);
+	if (syscall(SYS_mount_setattr, fd, "", AT_EMPTY_PATH | AT_RECURSIVE,
+		    &a, sizeof(a)) < 0)
+		fail(errno, 0, "restricting a bound path (%s)", in_cell);
+	return fd;
+}
+
+/* Attach a tree from clone_tree at path (in the cell's view), making the
+ * mount point where it is missing. */
+static void attach_tree(int fd, const char *path, bool dir)
+{
+	struct stat st;
+	int r;
+
+	if (stat(path, &st) < 0) {
+		r = make_point(path, dir);
+		if (r < 0)
+			fail(-r, 0, "the path %s does not exist in the cell's "
+			     "root and cannot be made there", path);
+	}
+	if (syscall(SYS_move_mount, fd, "", AT_FDCWD, path,
+		    MOVE_MOUNT_F_EMPTY_PATH) < 0)
+		fail(errno, 0, "binding %s", path);
+	close(fd);
+}
+
+/* The filesystem view from the runtime's template (see cell.c): a mount
+ * namespace whose root already is the host's root, read-only, with the
+ * hidden paths covered and nothing of the host's tree left above it.  A
+ * private copy of it (unshare) gets the cell's own /proc, /dev, /tmp,
+ * /run and its binds.  Nothing is unmounted, so no step waits for an RCU
+ * grace period (each umount does, and they queue behind each other when
+ * many cells start at once).  cell.c uses this only when no bind
+ * overlaps a hidden path (binds go on after the hiding here). */
+static void make_root_from_template(const struct cell_plan *p)
+{
+	int work_fd, fds[CELL_TMPL_MAX_BINDS];
+	size_t nb = 0;
+
+	/* The sources, while the host's tree is still ours. */
+	work_fd = clone_tree(p->work_src, true, p->work_path);
+	for (size_t i = 0; i < p->n_mnts; i++) {
+		const struct cell_mnt *m = &p->mnts[i];
+
+		if (m->kind == CELL_MNT_HIDE)
+			continue;
+		if (nb == CELL_TMPL_MAX_BINDS)
+			fail(E2BIG, 0, "too many bound paths");
+		fds[nb++] = clone_tree(m->src, m->kind == CELL_MNT_BIND_RW,
+				       m->dst + p->stage_len);
+	}
+	if (setns(p->tmpl_fd, CLONE_NEWNS) < 0)
+		fail(errno, 0, "joining the template mount namespace");
+	if (unshare(CLONE_NEWNS) < 0)
+		fail(errno, 0, "copying the template mount namespace");
+
+	mount_own(p, false);
+	attach_tree(work_fd, p->work_path, true);
+	nb = 0;
+	for (size_t i = 0; i < p->n_mnts; i++) {
+		const struct cell_mnt *m = &p->mnts[i];
+
+		if (m->kind != CELL_MNT_HIDE)
+			attach_tree(fds[nb++], m->dst + p->stage_len,
+				    m->src_is_dir);
+	}
 	if (chdir(p->work_path) < 0)
 		fail(errno, 0, "entering %s", p->work_path);
 }
@@ -399,7 +529,10 @@ _Noreturn void cell_child_main(const struct cell_plan *p)
 	if (p->netns_fd >= 0 && setns(p->netns_fd, CLONE_NEWNET) < 0)
 		fail(errno, 0, "joining the network namespace");
 	umask(0);
-	make_root(p);
+	if (p->tmpl_fd >= 0)
+		make_root_from_template(p);
+	else
+		make_root(p);
 	umask(022);
 	if (sethostname("runcell", 7) < 0)
 		fail(errno, 0, "setting the hostname");

@@ -17,6 +17,8 @@
 
 /* Slots past the pool are made on demand, up to this index. */
 #define CELL_MAX_SLOTS 4096
+/* Cells with more bound paths than this are built without the template. */
+#define CELL_TMPL_MAX_BINDS 64
 
 struct cell_runtime {
 	char *state_dir;
@@ -36,6 +38,12 @@ struct cell_runtime {
 	struct cg *cg;
 	int *netns;             /* an empty network namespace per pool slot */
 	int n_netns;
+	int tmpl_fd;            /* the template mount namespace (the host's
+				   root read-only, hidden paths covered, as
+				   "/"), or -1: cells with the host's root
+				   start from a copy of it */
+	int mounts_fd;          /* /proc/self/mountinfo: POLLPRI when the
+				   host's mount tree changes */
 	struct sock_fprog prog; /* the compiled seccomp filter */
 	bool no_into_cgroup;    /* clone3 refused CLONE_INTO_CGROUP once */
 	char desc[1024];
@@ -45,6 +53,8 @@ struct cell_runtime {
 struct cell_state {
 	int lock_fd;            /* flock on the slot: held for the cell's life */
 	int status_fd;          /* the init reports the program's wait status */
+	int mntns_fd;           /* the cell's mount namespace, held so that
+				   its teardown is not on the init's exit */
 	struct cg_slot cg;
 };
 
@@ -77,6 +87,8 @@ struct cell_plan {
 	size_t n_mnts;
 	const char *hidden_file;
 	int netns_fd;           /* setns into it, or -1 */
+	int tmpl_fd;            /* template mount namespace to copy, or -1:
+				   then the view is built from the host's */
 	int sync_fd;            /* read: one byte once the cgroups are set */
 	int err_fd;             /* write, CLOEXEC: a struct cell_child_err */
 	int status_fd;          /* write: the program's wait status (init) */
@@ -99,6 +111,13 @@ struct cell_child_err {
 /* The child: build the cell and exec the program.  Never returns; on
  * failure it writes a struct cell_child_err to plan->err_fd and exits. */
 _Noreturn void cell_child_main(const struct cell_plan *plan);
+
+/* The template's builder, in a new mount namespace: the host's root
+ * read-only with the hidden paths (plan->mnts) covered, made "/" with
+ * pivot_root.  Writes one byte to plan->status_fd once done, then waits
+ * to be killed (its parent keeps a descriptor of the namespace); on
+ * failure reports to plan->err_fd and exits. */
+_Noreturn void cell_template_main(const struct cell_plan *plan);
 
 /* Test hook: hybrid hosts used as pure v1 (see cg_set_use_unified). */
 void cell_runtime_use_unified(struct cell_runtime *rt, bool use);

@@ -497,6 +497,21 @@ out:
 	spare_fork(l);
 }
 
+/* The host's mount tree changed: rebuild the cells' template view, and
+ * replace the spare, which holds the old one (closing its socket ends
+ * it). */
+static void launcher_refresh(struct launcher *l)
+{
+	if (cell_runtime_refresh(l->rt) < 0)
+		return;
+	if (l->spare_fd >= 0) {
+		close(l->spare_fd);
+		l->spare_fd = -1;
+		l->spare_pid = 0;
+	}
+	spare_fork(l);
+}
+
 /* The launcher's life: set up, say hello, serve requests until the service
  * goes away. */
 __attribute__((noreturn)) static void
@@ -545,17 +560,21 @@ launcher_main(int sock, bool isolate, const struct cell_runtime_config *rt_cfg,
 	json_decref(hello);
 
 	for (;;) {
-		struct pollfd p[2] = {
+		struct pollfd p[3] = {
 			{ .fd = l.sock, .events = POLLIN },
 			{ .fd = l.sfd, .events = POLLIN },
+			{ .fd = l.rt ? cell_runtime_mounts_fd(l.rt) : -1,
+			  .events = POLLPRI },
 		};
 		struct signalfd_siginfo si;
 
-		if (poll(p, 2, -1) < 0 && errno != EINTR)
+		if (poll(p, 3, -1) < 0 && errno != EINTR)
 			_exit(1);
 		while (read(l.sfd, &si, sizeof(si)) == sizeof(si))
 			;
 		launcher_reap();
+		if (p[2].revents & (POLLPRI | POLLERR))
+			launcher_refresh(&l);
 		if (p[0].revents & POLLIN)
 			launcher_handle(&l);
 		else if (p[0].revents & (POLLHUP | POLLERR))

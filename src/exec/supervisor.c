@@ -92,6 +92,7 @@ struct sup {
 	pid_t pid;                    /* the program (its process group) */
 	struct cell cell;
 	bool have_cell;
+	bool cell_ended;              /* cell_end done, cell_release due */
 
 	int64_t logged;               /* bytes in the log file */
 	bool truncated;
@@ -576,9 +577,10 @@ static void on_child_exit(struct sup *s)
 	epoll_ctl(s->ep, EPOLL_CTL_DEL, s->child_fd, NULL);
 	if (s->have_cell) {
 		cell_usage(&s->cell, &cu);
-		cell_free(&s->cell, &status);
+		cell_end(&s->cell, &status);
 		s->have_cell = false;
-		s->child_fd = -1; /* closed by cell_free */
+		s->cell_ended = true;
+		s->child_fd = -1; /* closed by cell_end */
 		s->cpu_usec = cu.cpu_usec;
 		s->peak_memory = cu.peak_memory;
 	} else {
@@ -667,6 +669,10 @@ __attribute__((noreturn)) static void finish(struct sup *s)
 	for (struct client *c = s->clients; c; c = c->next)
 		if (!c->out.len)
 			shutdown(c->fd, SHUT_WR);
+	/* Told: now the cell's mount namespace may go (a grace period). */
+	if (s->cell_ended)
+		cell_release(&s->cell);
+	s->cell_ended = false;
 
 	deadline = time_mono_ms() + SUP_LINGER_MS;
 	while (s->clients) {
