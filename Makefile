@@ -138,8 +138,11 @@ LINT_SRCS := $(sort $(wildcard src/*.c src/exec/*.c src/store/*.c))
 lint:
 	@LINT_CFLAGS="$(CFLAGS)" ./scripts/lint.sh $(LINT_SRCS)
 
+FORMAT_SRCS := $(LINT_SRCS) $(wildcard src/*.h src/exec/*.h src/store/*.h \
+	tests/unit/*.c tests/helpers/*.c fuzz/*.c fuzz/*.h bench/*.c)
+
 format-check:
-	@clang-format --dry-run --Werror $(LINT_SRCS) \
-		$(wildcard src/*.h src/exec/*.h src/store/*.h)
+	@clang-format --dry-run --Werror $(FORMAT_SRCS) && \
+		echo "format: clean ($(words $(FORMAT_SRCS)) files)"
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

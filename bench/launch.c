@@ -93,13 +93,13 @@ struct conn {
 	int port;
 	const char *token;
 	int fd;
-	char *buf;         /* received, not yet consumed */
+	char *buf; /* received, not yet consumed */
 	size_t len, cap;
 };
 
 struct resp {
 	int status;
-	char *body;        /* NUL-terminated */
+	char *body; /* NUL-terminated */
 	size_t body_len;
 };
 
@@ -241,13 +241,15 @@ again:
 	c->buf[hend - 2] = '\0';
 	if (sscanf(c->buf, "HTTP/1.%*d %d", &r->status) != 1)
 		return -1;
-	chunked = header_value(c->buf, "Transfer-Encoding", val,
-			       sizeof(val)) == 0 && strcasestr(val, "chunked");
+	chunked = header_value(c->buf, "Transfer-Encoding", val, sizeof(val)) ==
+			  0 &&
+		  strcasestr(val, "chunked");
 	closing = header_value(c->buf, "Connection", val, sizeof(val)) == 0 &&
 		  strcasestr(val, "close");
 	if (!chunked) {
 		need = 0;
-		if (header_value(c->buf, "Content-Length", val, sizeof(val)) == 0)
+		if (header_value(c->buf, "Content-Length", val, sizeof(val)) ==
+		    0)
 			need = strtoul(val, NULL, 10);
 		while (c->len < hend + need)
 			if (conn_fill(c) < 0)
@@ -345,7 +347,7 @@ struct slot {
 	int64_t t_final;     /* when a terminal state was seen */
 	int64_t finished_ms; /* the run's finished_at */
 	char state[32];
-	bool ours;           /* submitted by this process */
+	bool ours; /* submitted by this process */
 };
 
 static struct slot *table;
@@ -444,7 +446,8 @@ static void *sse_thread(void *p)
 	n = snprintf(req, sizeof(req),
 		     "GET /api/v1/runs/events HTTP/1.0\r\nHost: %s:%d\r\n"
 		     "Authorization: Bearer %s\r\nAccept: text/event-stream"
-		     "\r\n\r\n", a->host, a->port, a->token);
+		     "\r\n\r\n",
+		     a->host, a->port, a->token);
 	if (write_all(fd, req, (size_t)n) < 0)
 		die("event stream: write failed");
 	buf = malloc(cap);
@@ -517,8 +520,8 @@ static void start_sse(const char *host, int port, const char *token)
 }
 
 /* Submit one run; its id into id.  Returns the HTTP status (or -1). */
-static int submit(struct conn *c, const char *automation, char *id,
-		  int64_t *t0, int64_t *t202, char *err, size_t errsz)
+static int submit(struct conn *c, const char *automation, char *id, int64_t *t0,
+		  int64_t *t202, char *err, size_t errsz)
 {
 	char body[256];
 	struct resp r;
@@ -582,7 +585,8 @@ static int cmd_seq(char **av)
 		int st = submit(&c, autom, id, &t0, &t202, err, sizeof(err));
 
 		if (st != 202)
-			die("POST /api/v1/runs: %s", st == -1 ? "no answer" : err);
+			die("POST /api/v1/runs: %s",
+			    st == -1 ? "no answer" : err);
 		mark_ours(id);
 		if (wait_final(id, &s, TIMEOUT_MS) < 0)
 			die("run %s did not end within %d ms%s", id, TIMEOUT_MS,
@@ -601,10 +605,9 @@ static int cmd_seq(char **av)
 					*q = '_';
 			printf("run %s %lld %lld %lld %lld %lld %lld %s %s\n",
 			       id, (long long)t0, (long long)t202,
-			       (long long)s.t_running,
-			       (long long)stamp, (long long)s.t_final,
-			       (long long)s.finished_ms, s.state,
-			       stamp ? "-" : first);
+			       (long long)s.t_running, (long long)stamp,
+			       (long long)s.t_final, (long long)s.finished_ms,
+			       s.state, stamp ? "-" : first);
 		}
 		free(r.body);
 	}
@@ -671,10 +674,13 @@ static int cmd_rate(char **av)
 	start_sse(host, port, token);
 	t_start = now_ns();
 	for (int i = 0; i < clients; i++) {
-		args[i] = (struct rate_arg){ .host = host, .token = token,
-					     .autom = autom, .port = port,
+		args[i] = (struct rate_arg){ .host = host,
+					     .token = token,
+					     .autom = autom,
+					     .port = port,
 					     .window = window,
-					     .t_end = t_start + (int64_t)(secs * 1e9) };
+					     .t_end = t_start +
+						      (int64_t)(secs * 1e9) };
 		pthread_create(&th[i], NULL, rate_client, &args[i]);
 	}
 	for (int i = 0; i < clients; i++) {
@@ -735,15 +741,15 @@ static int cmd_hold(char **av)
 	const char *host = av[0], *token = av[2], *autom = av[3];
 	int port = atoi(av[1]), n = atoi(av[4]), nget = atoi(av[5]);
 	struct conn c;
-	char (*ids)[IDLEN] = calloc((size_t)n, IDLEN), path[256], err[512];
+	char(*ids)[IDLEN] = calloc((size_t)n, IDLEN), path[256], err[512];
 	int64_t t0 = now_ns(), t_submitted, t_running, deadline;
 	long bad = 0;
 
 	start_sse(host, port, token);
 	conn_open(&c, host, port, token);
 	for (int i = 0; i < n; i++) {
-		int st = submit(&c, autom, ids[i], NULL, NULL, err,
-				sizeof(err));
+		int st =
+			submit(&c, autom, ids[i], NULL, NULL, err, sizeof(err));
 
 		if (st != 202)
 			die("POST /api/v1/runs (%d of %d): %s", i + 1, n,
@@ -758,8 +764,8 @@ static int cmd_hold(char **av)
 	t_running = now_ns();
 	printf("hold submitted_s %.3f\nhold all_running_s %.3f\n",
 	       (t_submitted - t0) / 1e9, (t_running - t0) / 1e9);
-	printf("hold running %ld\nhold ended_early %ld\n",
-	       (long)n_running_ours, (long)n_final_ours);
+	printf("hold running %ld\nhold ended_early %ld\n", (long)n_running_ours,
+	       (long)n_final_ours);
 	if (n_final_ours) {
 		pthread_mutex_lock(&mu);
 		for (int i = 0; i < n; i++) {
@@ -846,7 +852,8 @@ static int cmd_spawn(int n, char **argv)
 			}
 			av[k] = malloc(strlen(argv[k]) + 16);
 			snprintf(av[k], strlen(argv[k]) + 16, "%.*s%s%s",
-				 (int)(brace - argv[k]), argv[k], num, brace + 3);
+				 (int)(brace - argv[k]), argv[k], num,
+				 brace + 3);
 		}
 		if (pipe2(p, O_CLOEXEC) < 0)
 			die("pipe");
@@ -858,7 +865,8 @@ static int cmd_spawn(int n, char **argv)
 			die("posix_spawn %s: %s", av[0], strerror(errno));
 		close(p[1]);
 		for (;;) {
-			ssize_t r = read(p[0], out + len, sizeof(out) - 1 - len);
+			ssize_t r =
+				read(p[0], out + len, sizeof(out) - 1 - len);
 
 			if (r <= 0)
 				break;
@@ -869,9 +877,10 @@ static int cmd_spawn(int n, char **argv)
 		t1 = now_ns();
 		close(p[0]);
 		posix_spawn_file_actions_destroy(&fa);
-		printf("spawn %lld %lld %lld %d\n", (long long)t0,
-		       atoll(out), (long long)t1,
-		       WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+		printf("spawn %lld %lld %lld %d\n", (long long)t0, atoll(out),
+		       (long long)t1,
+		       WIFEXITED(status) ? WEXITSTATUS(status) :
+					   128 + WTERMSIG(status));
 		for (int k = 0; k < argc; k++)
 			if (av[k] != argv[k])
 				free(av[k]);
@@ -891,7 +900,8 @@ static int cmd_fsync(int n, const char *path)
 	for (int i = 0; i < n; i++) {
 		int64_t t0 = now_ns();
 
-		if (pwrite(fd, block, sizeof(block), (off_t)(i % 64) * 4096) < 0 ||
+		if (pwrite(fd, block, sizeof(block), (off_t)(i % 64) * 4096) <
+			    0 ||
 		    fdatasync(fd) < 0)
 			die("write %s: %s", path, strerror(errno));
 		printf("fsync %lld\n", (long long)(now_ns() - t0));
@@ -915,6 +925,7 @@ int main(int argc, char **argv)
 		return cmd_rate(argv + 2);
 	if (argc == 8 && !strcmp(argv[1], "hold"))
 		return cmd_hold(argv + 2);
-	fprintf(stderr, "usage: see the comment at the top of bench/launch.c\n");
+	fprintf(stderr,
+		"usage: see the comment at the top of bench/launch.c\n");
 	return 2;
 }

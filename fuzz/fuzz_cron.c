@@ -63,8 +63,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				used += 8;
 			}
 			if (!strcmp(zone, "Fuzz/Zone")) {
-				int fd = open(zone_file, O_WRONLY | O_CREAT |
-						      O_TRUNC | O_CLOEXEC, 0644);
+				int fd = open(zone_file,
+					      O_WRONLY | O_CREAT | O_TRUNC |
+						      O_CLOEXEC,
+					      0644);
 
 				if (fd < 0 ||
 				    write_all(fd, data + used, size - used) < 0)

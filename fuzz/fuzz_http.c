@@ -59,8 +59,9 @@ static void make_user(int i)
 {
 	struct rc_err err;
 	int64_t id;
-	enum role r = i == 0 ? ROLE_ADMIN : i == 1 ? ROLE_OPERATOR :
-						      ROLE_VIEWER;
+	enum role r = i == 0 ? ROLE_ADMIN :
+		      i == 1 ? ROLE_OPERATOR :
+			       ROLE_VIEWER;
 	char name[32];
 
 	snprintf(name, sizeof(name), "fuzz-%s", roles[i]);
@@ -68,8 +69,8 @@ static void make_user(int i)
 	tokens[i] = NULL;
 	if (store_user_put(app.store, name, r, &err) < 0 ||
 	    store_user_set_disabled(app.store, name, false, &err) < 0 ||
-	    store_token_create(app.store, name, "fuzz", &tokens[i], &id,
-			       &err) < 0)
+	    store_token_create(app.store, name, "fuzz", &tokens[i], &id, &err) <
+		    0)
 		die("creating a user", &err);
 }
 
@@ -83,8 +84,8 @@ static void restore_users(void)
 		memset(&ti, 0, sizeof(ti));
 		r = store_token_check(app.store, tokens[i], &ti, &err);
 		if (r != 0 || (int)ti.role != (i == 0 ? ROLE_ADMIN :
-					      i == 1 ? ROLE_OPERATOR :
-						       ROLE_VIEWER))
+					       i == 1 ? ROLE_OPERATOR :
+							ROLE_VIEWER))
 			make_user(i);
 		if (r == 0)
 			store_token_clear(&ti);
@@ -152,9 +153,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	make_run();
 	/* Streams end after their first events instead of waiting. */
 	events_shutdown(app.events);
-	if (http_start(&app, "127.0.0.1", 0,
-		       (size_t)cfg->server.max_body_bytes, api_routes,
-		       &app.http, &err) < 0)
+	if (http_start(&app, "127.0.0.1", 0, (size_t)cfg->server.max_body_bytes,
+		       api_routes, &app.http, &err) < 0)
 		die("starting the server", &err);
 	port = http_port(app.http);
 	return 0;
@@ -174,13 +174,15 @@ static char *expand(const uint8_t *data, size_t size, size_t *len)
 			for (int k = 0; k < 3 && !done; k++) {
 				size_t n = strlen(marks[k]);
 
-				if (size - i >= n && !memcmp(data + i, marks[k], n)) {
+				if (size - i >= n &&
+				    !memcmp(data + i, marks[k], n)) {
 					buf_appends(&b, tokens[k]);
 					i += n;
 					done = true;
 				}
 			}
-			if (!done && size - i >= 5 && !memcmp(data + i, "@RUN@", 5)) {
+			if (!done && size - i >= 5 &&
+			    !memcmp(data + i, "@RUN@", 5)) {
 				buf_appends(&b, RUN_ID);
 				i += 5;
 				done = true;
@@ -221,7 +223,8 @@ static char *exchange(const char *req, size_t len, size_t *out_len)
 		ssize_t n;
 
 		if (left <= 0) {
-			fprintf(stderr, "fuzz_http: no end of answer in 10 s\n");
+			fprintf(stderr,
+				"fuzz_http: no end of answer in 10 s\n");
 			abort();
 		}
 		if (poll(&p, 1, left) <= 0)
@@ -247,16 +250,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		fprintf(stderr, "fuzz_http: not an HTTP answer: %.80s\n", resp);
 		abort();
 	}
-	if (rlen && memmem(resp, rlen, FUZZ_SECRET_VALUE,
-			   strlen(FUZZ_SECRET_VALUE))) {
+	if (rlen &&
+	    memmem(resp, rlen, FUZZ_SECRET_VALUE, strlen(FUZZ_SECRET_VALUE))) {
 		fprintf(stderr, "fuzz_http: the secret left unmasked:\n%s\n",
 			resp);
 		abort();
 	}
 	if (str_has_prefix(resp, "HTTP/1.1 500") ||
 	    str_has_prefix(resp, "HTTP/1.0 500")) {
-		fprintf(stderr, "fuzz_http: 500 for:\n%.*s\n--\n%s\n",
-			(int)len, req, resp);
+		fprintf(stderr, "fuzz_http: 500 for:\n%.*s\n--\n%s\n", (int)len,
+			req, resp);
 		abort();
 	}
 	free(resp);

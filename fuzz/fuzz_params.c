@@ -109,8 +109,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	strv_free(argv);
 	if (catalog_validate(aut, norm, &again, &err) < 0 ||
 	    !json_equal(norm, again)) {
-		fprintf(stderr, "normalized parameters do not re-validate "
-				"to themselves: %s\n", err.msg);
+		fprintf(stderr,
+			"normalized parameters do not re-validate "
+			"to themselves: %s\n",
+			err.msg);
 		abort();
 	}
 out:

@@ -29,14 +29,14 @@
 
 struct events {
 	uint64_t head;
-	bool pending_end;        /* the terminal change is due */
+	bool pending_end; /* the terminal change is due */
 };
 
 struct events_tail {
 	const char *log;
-	size_t size;             /* the whole log */
-	size_t visible;          /* what the tailer has seen so far */
-	size_t step;             /* growth per wait */
+	size_t size;	/* the whole log */
+	size_t visible; /* what the tailer has seen so far */
+	size_t step;	/* growth per wait */
 	unsigned waits;
 };
 
@@ -180,8 +180,8 @@ static void expected_text(const char *log, size_t len, struct buf *out)
 }
 
 /* Parse the SSE text; append the joined data of log events to text. */
-static void parse_stream(const char *s, size_t len, int64_t from,
-			 int64_t size, struct buf *text)
+static void parse_stream(const char *s, size_t len, int64_t from, int64_t size,
+			 struct buf *text)
 {
 	const char *end = s + len;
 	int64_t last_id = from;
@@ -230,7 +230,8 @@ static void parse_stream(const char *s, size_t len, int64_t from,
 		is_log = !strcmp(event, "log");
 		if (is_log) {
 			if (id <= last_id && !(first_log && id == last_id)) {
-				fprintf(stderr, "fuzz_sse: id %lld after %lld\n",
+				fprintf(stderr,
+					"fuzz_sse: id %lld after %lld\n",
 					(long long)id, (long long)last_id);
 				abort();
 			}
@@ -312,17 +313,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	buf_init(&got, 0);
 	buf_init(&want, 0);
-	parse_stream(out.data ? out.data : "", out.len, from,
-		     (int64_t)log_len, &got);
+	parse_stream(out.data ? out.data : "", out.len, from, (int64_t)log_len,
+		     &got);
 	if ((size_t)from < log_len)
 		expected_text((const char *)data + 4 + from,
 			      log_len - (size_t)from, &want);
 	if (got.len != want.len ||
 	    (got.len && memcmp(got.data, want.data, got.len))) {
-		fprintf(stderr, "fuzz_sse: the client would read\n%.*s\n"
-				"-- instead of --\n%.*s\n",
-			(int)got.len, got.data ? got.data : "",
-			(int)want.len, want.data ? want.data : "");
+		fprintf(stderr,
+			"fuzz_sse: the client would read\n%.*s\n"
+			"-- instead of --\n%.*s\n",
+			(int)got.len, got.data ? got.data : "", (int)want.len,
+			want.data ? want.data : "");
 		abort();
 	}
 	buf_free(&want);

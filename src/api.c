@@ -43,9 +43,9 @@ json_t *api_run_json(const struct run *r)
 	json_object_set_new(o, "parameters", params ? params : json_object());
 	json_object_set_new(o, "command", argv ? argv : json_array());
 	json_object_set_new(o, "state", json_string(run_state_name(r->state)));
-	json_object_set_new(o, "exit_code", r->has_exit_code ?
-						    json_integer(r->exit_code) :
-						    json_null());
+	json_object_set_new(o, "exit_code",
+			    r->has_exit_code ? json_integer(r->exit_code) :
+					       json_null());
 	json_object_set_new(o, "reason",
 			    r->reason ? json_string(r->reason) : json_null());
 	json_object_set_new(o, "executor", json_string(r->executor));
@@ -60,21 +60,20 @@ json_t *api_run_json(const struct run *r)
 	else
 		json_object_set_new(o, "duration_seconds", json_null());
 	if (r->has_usage)
-		json_object_set_new(
-			o, "usage",
-			json_pack("{s:f, s:I}", "cpu_seconds",
-				  (double)r->cpu_usec / 1e6,
-				  "peak_memory_bytes",
-				  (json_int_t)r->peak_memory));
+		json_object_set_new(o, "usage",
+				    json_pack("{s:f, s:I}", "cpu_seconds",
+					      (double)r->cpu_usec / 1e6,
+					      "peak_memory_bytes",
+					      (json_int_t)r->peak_memory));
 	else
 		json_object_set_new(o, "usage", json_null());
 	json_object_set_new(o, "stop_requested",
 			    json_boolean(r->stop_requested));
 	json_object_set_new(o, "attempt",
 			    json_integer(r->attempt > 0 ? r->attempt : 1));
-	json_object_set_new(o, "retry_of", r->retry_of[0] ?
-						   json_string(r->retry_of) :
-						   json_null());
+	json_object_set_new(o, "retry_of",
+			    r->retry_of[0] ? json_string(r->retry_of) :
+					     json_null());
 	set_time(o, "not_before", r->not_before);
 	json_object_set_new(o, "queue_position", json_null());
 	return o;
@@ -93,8 +92,8 @@ static json_t *run_json(struct http_req *req, const struct run *r)
 	return o;
 }
 
-static void audit(struct http_req *req, const char *action,
-		  const char *target, json_t *detail)
+static void audit(struct http_req *req, const char *action, const char *target,
+		  json_t *detail)
 {
 	struct rc_err err;
 	char *raw = detail ? json_dumps(detail, JSON_COMPACT) : NULL;
@@ -149,10 +148,10 @@ static void h_automations(struct http_req *req)
 	for (size_t i = 0; i < cfg->n_autos; i++) {
 		json_t *a = catalog_automation_json(&cfg->autos[i]);
 
-		json_object_set_new(a, "can_run",
-				    json_boolean(config_role_may_run(
-					    &cfg->autos[i],
-					    role_name(req->role))));
+		json_object_set_new(
+			a, "can_run",
+			json_boolean(config_role_may_run(
+				&cfg->autos[i], role_name(req->role))));
 		json_array_append_new(arr, a);
 	}
 	http_json(req, 200, json_pack("{s:o}", "automations", arr));
@@ -170,17 +169,17 @@ static void h_automation(struct http_req *req)
 		return;
 	}
 	o = catalog_automation_json(a);
-	json_object_set_new(o, "can_run",
-			    json_boolean(config_role_may_run(
-				    a, role_name(req->role))));
+	json_object_set_new(
+		o, "can_run",
+		json_boolean(config_role_may_run(a, role_name(req->role))));
 	http_json(req, 200, o);
 }
 
 /* --- runs --- */
 
 /* Start a run for req's user; on failure the error response is queued. */
-static int submit(struct http_req *req, const char *automation,
-		  json_t *params, struct run *out)
+static int submit(struct http_req *req, const char *automation, json_t *params,
+		  struct run *out)
 {
 	struct rc_err err;
 
@@ -191,8 +190,8 @@ static int submit(struct http_req *req, const char *automation,
 		return -1;
 	}
 	audit(req, "run.start", out->id,
-	      json_pack("{s:s, s:O?}", "automation", automation,
-			"parameters", params));
+	      json_pack("{s:s, s:O?}", "automation", automation, "parameters",
+			params));
 	log_msg(LOG_INFO, out->id, "run of %s accepted for %s", automation,
 		req->user);
 	return 0;
@@ -215,8 +214,7 @@ static void h_run_create(struct http_req *req)
 			   "string)");
 		goto out;
 	}
-	json_object_foreach(body, key, value_unused)
-	{
+	json_object_foreach(body, key, value_unused) {
 		(void)value_unused;
 		if (strcmp(key, "automation") && strcmp(key, "parameters")) {
 			http_error(req, 422, "invalid",
@@ -420,12 +418,16 @@ static void h_run_log(struct http_req *req)
 	snprintf(hnext, sizeof(hnext), "%" PRId64, offset + (int64_t)len);
 	{
 		const char *headers[] = {
-			"X-Log-Size",	  hsize,
-			"X-Log-Offset",	  hoff,
-			"X-Log-Next-Offset", hnext,
-			"X-Run-State",	  run_state_name(r.state),
-			"X-Run-Finished", run_state_terminal(r.state) ? "true" :
-									 "false",
+			"X-Log-Size",
+			hsize,
+			"X-Log-Offset",
+			hoff,
+			"X-Log-Next-Offset",
+			hnext,
+			"X-Run-State",
+			run_state_name(r.state),
+			"X-Run-Finished",
+			run_state_terminal(r.state) ? "true" : "false",
 			NULL,
 		};
 		http_bytes(req, 200, "text/plain; charset=utf-8",
@@ -495,9 +497,9 @@ static void h_legacy_status(struct http_req *req)
 	json_object_set_new(o, "status", json_string(ecs_status(r.state)));
 	set_time(o, "started_at", r.started_at);
 	set_time(o, "stopped_at", r.finished_at);
-	json_object_set_new(o, "exit_code", r.has_exit_code ?
-						    json_integer(r.exit_code) :
-						    json_null());
+	json_object_set_new(o, "exit_code",
+			    r.has_exit_code ? json_integer(r.exit_code) :
+					      json_null());
 	json_object_set_new(o, "state", json_string(run_state_name(r.state)));
 	json_object_set_new(o, "reason",
 			    r.reason ? json_string(r.reason) : json_null());
@@ -582,7 +584,8 @@ static void h_user_put(struct http_req *req)
 		goto out;
 	}
 	audit(req, "user.put", name, json_pack("{s:s}", "role", role));
-	http_json(req, 200, json_pack("{s:s, s:s}", "name", name, "role", role));
+	http_json(req, 200,
+		  json_pack("{s:s, s:s}", "name", name, "role", role));
 out:
 	json_decref(body);
 }
@@ -681,8 +684,8 @@ static void h_token_revoke(struct http_req *req)
 		return;
 	}
 	audit(req, "token.revoke", req->params[0], NULL);
-	http_json(req, 200, json_pack("{s:I, s:b}", "id", (json_int_t)id,
-				      "revoked", 1));
+	http_json(req, 200,
+		  json_pack("{s:I, s:b}", "id", (json_int_t)id, "revoked", 1));
 }
 
 static void h_audit(struct http_req *req)
@@ -728,19 +731,22 @@ static void h_audit(struct http_req *req)
 		char cur[24];
 
 		snprintf(cur, sizeof(cur), "%" PRId64, a[n - 1].id);
-		http_json(req, 200, json_pack("{s:o, s:s}", "entries", arr,
-					      "next_cursor", cur));
+		http_json(req, 200,
+			  json_pack("{s:o, s:s}", "entries", arr, "next_cursor",
+				    cur));
 	} else {
-		http_json(req, 200, json_pack("{s:o, s:n}", "entries", arr,
-					      "next_cursor"));
+		http_json(req, 200,
+			  json_pack("{s:o, s:n}", "entries", arr,
+				    "next_cursor"));
 	}
 	store_audit_free(a, n);
 }
 
 static void h_whoami(struct http_req *req)
 {
-	http_json(req, 200, json_pack("{s:s, s:s}", "user", req->user, "role",
-				      role_name(req->role)));
+	http_json(req, 200,
+		  json_pack("{s:s, s:s}", "user", req->user, "role",
+			    role_name(req->role)));
 }
 
 /* --- schedules and notifications (schedule.c, notify.c) --- */

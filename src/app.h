@@ -29,9 +29,9 @@ struct app {
 	int64_t started_at;
 	struct metrics *metrics;     /* GET /metrics (metrics.h) */
 	struct retention *retention; /* old runs' removal (retention.h) */
-	struct secrets *secrets; /* masks output and run data (secrets.h) */
-	struct events *events;   /* live fan-out to followers (events.h) */
-	struct web *web;         /* sessions of the web UI (web.h) */
+	struct secrets *secrets;     /* masks output and run data (secrets.h) */
+	struct events *events;	     /* live fan-out to followers (events.h) */
+	struct web *web;	     /* sessions of the web UI (web.h) */
 };
 
 /* The API's route table (api.c). */

@@ -75,8 +75,9 @@ static int check_integer(const struct param_def *p, json_t *v, json_t **out,
 	} else if (json_is_real(v)) {
 		double d = json_real_value(v);
 
-		if (!(d >= -9223372036854775808.0 && d < 9223372036854775808.0)
-		    || d != trunc(d))
+		if (!(d >= -9223372036854775808.0 &&
+		      d < 9223372036854775808.0) ||
+		    d != trunc(d))
 			return range_error(p, err);
 		i = (int64_t)d;
 	} else if (json_is_string(v)) {
@@ -138,8 +139,10 @@ static int check_boolean(const struct param_def *p, json_t *v, json_t **out,
 	else if (s && !strcmp(s, "false") && json_string_length(v) == 5)
 		*out = json_false();
 	else
-		return rc_err_field(err, p->name, "parameter \"%s\" must be "
-				    "true or false", p->name);
+		return rc_err_field(err, p->name,
+				    "parameter \"%s\" must be "
+				    "true or false",
+				    p->name);
 	return 0;
 }
 
@@ -148,12 +151,16 @@ static int want_text(const struct param_def *p, json_t *v, const char **s,
 		     struct rc_err *err)
 {
 	if (!json_is_string(v))
-		return rc_err_field(err, p->name, "parameter \"%s\" must be a "
-				    "string", p->name);
+		return rc_err_field(err, p->name,
+				    "parameter \"%s\" must be a "
+				    "string",
+				    p->name);
 	*s = json_string_value(v);
 	if (strlen(*s) != json_string_length(v))
-		return rc_err_field(err, p->name, "parameter \"%s\" must not "
-				    "contain NUL characters", p->name);
+		return rc_err_field(err, p->name,
+				    "parameter \"%s\" must not "
+				    "contain NUL characters",
+				    p->name);
 	return 0;
 }
 
@@ -169,13 +176,15 @@ static int check_string(const struct param_def *p, json_t *v, json_t **out,
 		if ((*c & 0xC0) != 0x80)
 			chars++;
 	if (p->max_length && chars > p->max_length)
-		return rc_err_field(err, p->name, "parameter \"%s\" must be at "
-				    "most %lld characters long", p->name,
-				    (long long)p->max_length);
+		return rc_err_field(err, p->name,
+				    "parameter \"%s\" must be at "
+				    "most %lld characters long",
+				    p->name, (long long)p->max_length);
 	if (p->pattern && regexec(&p->pattern_re, s, 0, NULL, 0) != 0)
-		return rc_err_field(err, p->name, "parameter \"%s\" must match "
-				    "the pattern %s (the whole value)", p->name,
-				    p->pattern);
+		return rc_err_field(err, p->name,
+				    "parameter \"%s\" must match "
+				    "the pattern %s (the whole value)",
+				    p->name, p->pattern);
 	*out = json_string(s);
 	return 0;
 }
@@ -208,9 +217,10 @@ static int outside_roots(const struct param_def *p, struct rc_err *err)
 	buf_init(&b, 0);
 	for (char **r = p->roots; *r; r++)
 		buf_appendf(&b, "%s%s", r == p->roots ? "" : ", ", *r);
-	rc_err_field(err, p->name, "parameter \"%s\" must be an absolute path "
-		     "inside %s%s", p->name, p->roots[1] ? "one of: " : "",
-		     b.data);
+	rc_err_field(err, p->name,
+		     "parameter \"%s\" must be an absolute path "
+		     "inside %s%s",
+		     p->name, p->roots[1] ? "one of: " : "", b.data);
 	buf_free(&b);
 	return -1;
 }
@@ -250,15 +260,17 @@ static int resolve_existing(const struct param_def *p, const char *path,
 		if (k < n) {
 			/* parts[k] is the first missing component: it must
 			 * really not exist. */
-			char *next = xasprintf("%s%s%s", b.data,
-					       k ? "/" : "", parts[k]);
+			char *next = xasprintf("%s%s%s", b.data, k ? "/" : "",
+					       parts[k]);
 			int r = lstat(next, &st);
 
 			free(next);
 			if (r == 0) {
-				rc_err_field(err, p->name, "parameter \"%s\" "
+				rc_err_field(err, p->name,
+					     "parameter \"%s\" "
 					     "names a broken symbolic link; "
-					     "give a real path", p->name);
+					     "give a real path",
+					     p->name);
 				goto out;
 			}
 		}
@@ -266,8 +278,10 @@ static int resolve_existing(const struct param_def *p, const char *path,
 		if (real)
 			break;
 		if (errno != ENOENT) {
-			rc_err_field(err, p->name, "parameter \"%s\" cannot be "
-				     "used: %s", p->name, strerror(errno));
+			rc_err_field(err, p->name,
+				     "parameter \"%s\" cannot be "
+				     "used: %s",
+				     p->name, strerror(errno));
 			goto out;
 		}
 	}
@@ -298,9 +312,11 @@ static int check_path(const struct param_def *p, json_t *v, json_t **out,
 		return outside_roots(p, err);
 	for (const char *c = s; (c = strstr(c, "..")); c += 2)
 		if ((c == s || c[-1] == '/') && (c[2] == '/' || !c[2]))
-			return rc_err_field(err, p->name, "parameter \"%s\" "
+			return rc_err_field(err, p->name,
+					    "parameter \"%s\" "
 					    "must not contain \"..\"; give the "
-					    "path directly", p->name);
+					    "path directly",
+					    p->name);
 	if (resolve_existing(p, s, &resolved, err) < 0)
 		return -1;
 	for (char **r = p->roots; *r; r++) {
@@ -319,8 +335,8 @@ out:
 	return ret;
 }
 
-int catalog_param_value(const struct param_def *p, json_t *value,
-			json_t **out, struct rc_err *err)
+int catalog_param_value(const struct param_def *p, json_t *value, json_t **out,
+			struct rc_err *err)
 {
 	*out = NULL;
 	switch (p->type) {
@@ -337,8 +353,10 @@ int catalog_param_value(const struct param_def *p, json_t *value,
 	case PARAM_PATH:
 		return check_path(p, value, out, err);
 	}
-	return rc_err_field(err, p->name, "parameter \"%s\" has an unknown "
-			    "type", p->name);
+	return rc_err_field(err, p->name,
+			    "parameter \"%s\" has an unknown "
+			    "type",
+			    p->name);
 }
 
 static const struct param_def *find_param(const struct automation *a,
@@ -359,11 +377,15 @@ static int unknown_param(const struct automation *a, const char *name,
 	for (size_t i = 0; i < a->n_params; i++)
 		buf_appendf(&b, "%s%s", i ? ", " : "", a->params[i].name);
 	if (a->n_params)
-		rc_err_field(err, name, "unknown parameter \"%s\": this "
-			     "automation takes %s", name, b.data);
+		rc_err_field(err, name,
+			     "unknown parameter \"%s\": this "
+			     "automation takes %s",
+			     name, b.data);
 	else
-		rc_err_field(err, name, "unknown parameter \"%s\": this "
-			     "automation takes no parameters", name);
+		rc_err_field(err, name,
+			     "unknown parameter \"%s\": this "
+			     "automation takes no parameters",
+			     name);
 	buf_free(&b);
 	return -1;
 }
@@ -381,7 +403,8 @@ int catalog_validate(const struct automation *a, json_t *params,
 
 	*normalized = NULL;
 	if (params && !json_is_object(params))
-		return rc_err_field(err, "parameters", "parameters must be a "
+		return rc_err_field(err, "parameters",
+				    "parameters must be a "
 				    "JSON object of name: value");
 	json_object_foreach(params, key, v)
 		if (!find_param(a, key))
@@ -396,8 +419,10 @@ int catalog_validate(const struct automation *a, json_t *params,
 		if (!v) {
 			if (!p->required)
 				continue;
-			rc_err_field(err, p->name, "parameter \"%s\" is "
-				     "required", p->name);
+			rc_err_field(err, p->name,
+				     "parameter \"%s\" is "
+				     "required",
+				     p->name);
 			goto out;
 		}
 		if (catalog_param_value(p, v, &norm, err) < 0)
@@ -499,8 +524,8 @@ json_t *catalog_automation_json(const struct automation *a)
 	json_object_set_new(o, "id", json_string(a->id));
 	json_object_set_new(o, "name", json_string(a->name ? a->name : a->id));
 	json_object_set_new(o, "description",
-			    a->description ? json_string(a->description)
-					   : json_null());
+			    a->description ? json_string(a->description) :
+					     json_null());
 	for (size_t i = 0; i < a->n_params; i++)
 		json_array_append_new(params, param_json(&a->params[i]));
 	json_object_set_new(o, "parameters", params);
@@ -512,18 +537,18 @@ json_t *catalog_automation_json(const struct automation *a)
 		json_object_set_new(res, "timeout_seconds",
 				    json_integer(a->res.timeout_ms / 1000));
 	else
-		json_object_set_new(res, "timeout_seconds",
-				    json_real((double)a->res.timeout_ms /
-					      1000.0));
+		json_object_set_new(
+			res, "timeout_seconds",
+			json_real((double)a->res.timeout_ms / 1000.0));
 	json_object_set_new(o, "resources", res);
 	iso = json_object();
 	json_object_set_new(iso, "network", json_boolean(a->iso.network));
 	json_object_set_new(iso, "writable", strv_json(a->iso.writable));
 	json_object_set_new(iso, "readable", strv_json(a->iso.readable));
 	json_object_set_new(o, "isolation", iso);
-	json_object_set_new(o, "executor", a->executor
-						   ? json_string(a->executor)
-						   : json_null());
+	json_object_set_new(o, "executor",
+			    a->executor ? json_string(a->executor) :
+					  json_null());
 	json_object_set_new(o, "allow",
 			    strv_json(a->allow ? a->allow : default_allow));
 	return o;

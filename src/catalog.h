@@ -42,8 +42,8 @@ char **catalog_argv(const struct automation *a, json_t *normalized);
  * err->field set to p->name and err->msg saying what to change.  config.c
  * uses it to check declared defaults.
  */
-int catalog_param_value(const struct param_def *p, json_t *value,
-			json_t **out, struct rc_err *err);
+int catalog_param_value(const struct param_def *p, json_t *value, json_t **out,
+			struct rc_err *err);
 
 /* JSON description of an automation with its parameter schema (new ref). */
 json_t *catalog_automation_json(const struct automation *a);

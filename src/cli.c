@@ -147,8 +147,8 @@ static int request(struct client *c, const char *method, const char *path,
 /* Print the server's error message for a non-2xx reply. */
 static void print_error(const struct reply *r)
 {
-	json_t *j = json_loadb(r->body.data ? r->body.data : "", r->body.len,
-			       0, NULL);
+	json_t *j = json_loadb(r->body.data ? r->body.data : "", r->body.len, 0,
+			       NULL);
 	const char *msg = json_string_value(
 		json_object_get(json_object_get(j, "error"), "message"));
 
@@ -183,9 +183,10 @@ static json_t *get_json(struct client *c, const char *path)
 
 static void print_run(json_t *run)
 {
-	const char *keys[] = { "id", "automation", "user", "state", "reason",
-			       "executor", "created_at", "started_at",
-			       "finished_at", NULL };
+	const char *keys[] = { "id",	     "automation", "user",
+			       "state",	     "reason",	   "executor",
+			       "created_at", "started_at", "finished_at",
+			       NULL };
 
 	for (int i = 0; keys[i]; i++) {
 		json_t *v = json_object_get(run, keys[i]);
@@ -236,14 +237,14 @@ static int run_exit_code(json_t *run)
  * Returns the final run JSON when following (caller decrefs). */
 /* An SSE stream being parsed (see src/sse.c for the events). */
 struct sse_in {
-	struct buf line;         /* the line being received */
-	struct buf data;         /* data lines of the event being received */
-	struct buf err;          /* body of a non-200 answer */
+	struct buf line; /* the line being received */
+	struct buf data; /* data lines of the event being received */
+	struct buf err;	 /* body of a non-200 answer */
 	char event[32];
 	char last_id[32];
 	bool have_data;
 	long status;
-	json_t *final;           /* the "end" event's run */
+	json_t *final; /* the "end" event's run */
 };
 
 static void sse_line(struct sse_in *in, const char *l)
@@ -254,9 +255,9 @@ static void sse_line(struct sse_in *in, const char *l)
 			       in->data.len, stdout);
 			fflush(stdout);
 		} else if (!strcmp(in->event, "end") && !in->final) {
-			in->final = json_loadb(in->data.data ? in->data.data :
-							       "",
-					       in->data.len, 0, NULL);
+			in->final =
+				json_loadb(in->data.data ? in->data.data : "",
+					   in->data.len, 0, NULL);
 		}
 		in->data.len = 0;
 		in->have_data = false;
@@ -358,7 +359,8 @@ static json_t *follow_sse(struct client *c, const char *id)
 		curl_slist_free_all(h);
 		free(resume);
 		if (cc == CURLE_OK && in.status != 200) {
-			struct reply r = { .status = in.status, .body = in.err };
+			struct reply r = { .status = in.status,
+					   .body = in.err };
 
 			print_error(&r);
 			break;
@@ -554,7 +556,8 @@ int cli_run(int argc, char **argv)
 			value = eq + 1;
 		} else {
 			key = xstrdup(name);
-			value = (i + 1 < argc && strncmp(argv[i + 1], "--", 2)) ?
+			value = (i + 1 < argc &&
+				 strncmp(argv[i + 1], "--", 2)) ?
 					argv[++i] :
 					NULL;
 		}
@@ -589,7 +592,8 @@ int cli_run(int argc, char **argv)
 		goto out;
 	}
 	{
-		char *id = xstrdup(json_string_value(json_object_get(run, "id")));
+		char *id =
+			xstrdup(json_string_value(json_object_get(run, "id")));
 		char *path = xasprintf("/api/v1/runs/%s", id);
 
 		json_decref(run);
@@ -599,13 +603,15 @@ int cli_run(int argc, char **argv)
 		} else {
 			for (;;) {
 				run = get_json(&c, path);
-				if (!run || state_terminal(json_string_value(
-						    json_object_get(run, "state"))))
+				if (!run ||
+				    state_terminal(json_string_value(
+					    json_object_get(run, "state"))))
 					break;
 				json_decref(run);
-				nanosleep(&(struct timespec){ .tv_nsec =
-								      100000000 },
-					  NULL);
+				nanosleep(
+					&(struct timespec){ .tv_nsec =
+								    100000000 },
+					NULL);
 			}
 		}
 		free(path);
@@ -758,8 +764,7 @@ int cli_ls(int argc, char **argv)
 	} else {
 		printf("%-18s %-20s %-10s %-5s %-12s %s\n", "ID", "AUTOMATION",
 		       "STATE", "EXIT", "USER", "CREATED");
-		json_array_foreach(runs, idx, run)
-		{
+		json_array_foreach(runs, idx, run) {
 			json_t *ec = json_object_get(run, "exit_code");
 			char exitbuf[16] = "-";
 

@@ -82,8 +82,10 @@ static int get_store(struct cfg_loader *L, yaml_node_t *n,
 		   str_has_prefix(url, "postgresql://")) {
 		s->store_url = xstrdup(url);
 	} else {
-		cfg_fail(L, n, "`store` must be sqlite:PATH or "
-			       "postgres://USER@HOST/DB, not \"%s\"", url);
+		cfg_fail(L, n,
+			 "`store` must be sqlite:PATH or "
+			 "postgres://USER@HOST/DB, not \"%s\"",
+			 url);
 		goto out;
 	}
 	ret = 0;
@@ -101,8 +103,7 @@ static int load_user_limits(struct cfg_loader *L, yaml_node_t *n,
 
 	if (cfg_want_map(L, n, "user_limits") < 0)
 		return -1;
-	len = (size_t)(n->data.mapping.pairs.top -
-		       n->data.mapping.pairs.start);
+	len = (size_t)(n->data.mapping.pairs.top - n->data.mapping.pairs.start);
 	s->user_limits = xcalloc(len + 1, sizeof(*s->user_limits));
 	for (yaml_node_pair_t *p = n->data.mapping.pairs.start;
 	     p < n->data.mapping.pairs.top; p++) {
@@ -171,11 +172,23 @@ static int load_retention(struct cfg_loader *L, yaml_node_t *n,
 static int load_server(struct cfg_loader *L, yaml_node_t *n, struct config *cfg)
 {
 	static const char *const keys[] = {
-		"listen", "data_dir", "executor", "max_concurrent_runs",
-		"log_max_bytes", "max_body_bytes", "stop_grace", "run_user",
-		"store", "secrets_file", "max_queued_runs",
-		"max_concurrent_runs_per_user", "user_limits", "metrics_public",
-		"retention", "notify", NULL,
+		"listen",
+		"data_dir",
+		"executor",
+		"max_concurrent_runs",
+		"log_max_bytes",
+		"max_body_bytes",
+		"stop_grace",
+		"run_user",
+		"store",
+		"secrets_file",
+		"max_queued_runs",
+		"max_concurrent_runs_per_user",
+		"user_limits",
+		"metrics_public",
+		"retention",
+		"notify",
+		NULL,
 	};
 	struct server_config *s = &cfg->server;
 	yaml_node_t *store = NULL;
@@ -322,9 +335,10 @@ static int yaml_problem(struct cfg_loader *L, const yaml_parser_t *parser)
 {
 	if (parser->error == YAML_MEMORY_ERROR)
 		return rc_err_set(L->err, ENOMEM, "%s: out of memory", L->file);
-	return rc_err_set(L->err, EINVAL, "%s:%d: invalid YAML: %s%s%s; fix "
-			  "the syntax", L->file,
-			  (int)parser->problem_mark.line + 1,
+	return rc_err_set(L->err, EINVAL,
+			  "%s:%d: invalid YAML: %s%s%s; fix "
+			  "the syntax",
+			  L->file, (int)parser->problem_mark.line + 1,
 			  parser->problem ? parser->problem : "parse error",
 			  parser->context ? " " : "",
 			  parser->context ? parser->context : "");

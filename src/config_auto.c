@@ -16,15 +16,14 @@
 #include "cron.h"
 #include "tz.h"
 
-static const char *const role_names[] = { "viewer", "operator", "admin",
-					  NULL };
+static const char *const role_names[] = { "viewer", "operator", "admin", NULL };
 
 static bool valid_id(const char *s)
 {
 	size_t n = strlen(s);
 
-	if (n < 1 || n > 63 || !((*s >= 'a' && *s <= 'z') ||
-				 (*s >= '0' && *s <= '9')))
+	if (n < 1 || n > 63 ||
+	    !((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9')))
 		return false;
 	return strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789_-") == n;
 }
@@ -32,8 +31,8 @@ static bool valid_id(const char *s)
 static int load_resources(struct cfg_loader *L, yaml_node_t *n,
 			  struct resources *res)
 {
-	static const char *const keys[] = { "cpu", "memory", "pids",
-					    "timeout", NULL };
+	static const char *const keys[] = { "cpu", "memory", "pids", "timeout",
+					    NULL };
 
 	if (cfg_want_map(L, n, "resources") < 0 ||
 	    cfg_check_keys(L, n, "`resources`", keys) < 0)
@@ -66,7 +65,7 @@ static int load_isolation(struct cfg_loader *L, yaml_node_t *n,
 			  struct isolation *iso)
 {
 	static const char *const keys[] = { "network", "writable", "readable",
-					     "root", NULL };
+					    "root", NULL };
 
 	if (cfg_want_map(L, n, "isolation") < 0 ||
 	    cfg_check_keys(L, n, "`isolation`", keys) < 0)
@@ -122,8 +121,7 @@ static int load_env(struct cfg_loader *L, yaml_node_t *n, struct automation *a)
 
 	if (cfg_want_map(L, n, "env") < 0)
 		return -1;
-	len = (size_t)(n->data.mapping.pairs.top -
-		       n->data.mapping.pairs.start);
+	len = (size_t)(n->data.mapping.pairs.top - n->data.mapping.pairs.start);
 	a->env = xcalloc(len + 1, sizeof(char *));
 	for (yaml_node_pair_t *p = n->data.mapping.pairs.start;
 	     p < n->data.mapping.pairs.top; p++) {
@@ -258,8 +256,9 @@ static int check_concurrency_key(struct cfg_loader *L, yaml_node_t *v,
 				a->concurrency = 1;
 			return 0;
 		}
-	return cfg_fail(L, v, "`concurrency_key` \"%s\" is not a parameter of "
-			      "this automation; name one of its `parameters`",
+	return cfg_fail(L, v,
+			"`concurrency_key` \"%s\" is not a parameter of "
+			"this automation; name one of its `parameters`",
 			a->concurrency_key);
 }
 
@@ -267,9 +266,8 @@ static int check_concurrency_key(struct cfg_loader *L, yaml_node_t *v,
 
 /* The run states notify `on` may name, and their enum run_state bits
  * (store.h; config.h does not depend on the store). */
-static const char *const notify_states[] = { "succeeded", "failed",
-					     "timed_out", "cancelled", "lost",
-					     NULL };
+static const char *const notify_states[] = { "succeeded", "failed", "timed_out",
+					     "cancelled", "lost",   NULL };
 static const unsigned notify_bits[] = { 1u << 3, 1u << 4, 1u << 5, 1u << 6,
 					1u << 7 };
 
@@ -303,8 +301,9 @@ static int load_schedule(struct cfg_loader *L, yaml_node_t *n,
 			return -1;
 		cron_node = cfg_map_get(L, n, "cron");
 		if (!cron_node)
-			return cfg_fail(L, n, "`schedule` needs `cron`, e.g. "
-					      "cron: \"0 3 * * *\"");
+			return cfg_fail(L, n,
+					"`schedule` needs `cron`, e.g. "
+					"cron: \"0 3 * * *\"");
 		for (yaml_node_pair_t *p = n->data.mapping.pairs.start;
 		     p < n->data.mapping.pairs.top; p++) {
 			const char *k = cfg_text(cfg_node(L, p->key));
@@ -332,8 +331,10 @@ static int load_schedule(struct cfg_loader *L, yaml_node_t *n,
 	if (!sd->timezone)
 		sd->timezone = xstrdup("UTC");
 	if (tz_load(sd->timezone, &sd->tz, &e) < 0)
-		return cfg_fail(L, cfg_map_get(L, n, "timezone") ?
-				   cfg_map_get(L, n, "timezone") : n,
+		return cfg_fail(L,
+				cfg_map_get(L, n, "timezone") ?
+					cfg_map_get(L, n, "timezone") :
+					n,
 				"`timezone`: %s", e.msg);
 	return 0;
 }
@@ -343,7 +344,8 @@ static int check_schedule_params(struct cfg_loader *L, yaml_node_t *n,
 				 const struct automation *a)
 {
 	yaml_node_t *at = n->type == YAML_MAPPING_NODE ?
-				  cfg_map_get(L, n, "parameters") : NULL;
+				  cfg_map_get(L, n, "parameters") :
+				  NULL;
 	json_t *norm = NULL;
 	struct rc_err e;
 
@@ -391,8 +393,8 @@ static int load_webhook(struct cfg_loader *L, yaml_node_t *n,
 int cfg_load_notify(struct cfg_loader *L, yaml_node_t *n,
 		    const struct notify_def *base, struct notify_def **out)
 {
-	static const char *const keys[] = { "url", "on", "timeout",
-					    "attempts", NULL };
+	static const char *const keys[] = { "url", "on", "timeout", "attempts",
+					    NULL };
 	struct notify_def *nd = xcalloc(1, sizeof(*nd));
 
 	*out = nd;
@@ -427,9 +429,10 @@ int cfg_load_notify(struct cfg_loader *L, yaml_node_t *n,
 					     nd->url);
 		} else if (!strcmp(k, "timeout")) {
 			r = cfg_get_duration(L, v, k, &nd->timeout_ms);
-			if (r == 0 && (nd->timeout_ms < 1 ||
-				       nd->timeout_ms > 300000))
-				r = cfg_fail(L, v, "`timeout` must be between "
+			if (r == 0 &&
+			    (nd->timeout_ms < 1 || nd->timeout_ms > 300000))
+				r = cfg_fail(L, v,
+					     "`timeout` must be between "
 					     "1ms and 5m");
 		} else if (!strcmp(k, "attempts")) {
 			r = cfg_get_int(L, v, k, 1, 20, &nd->attempts);
@@ -459,9 +462,10 @@ int cfg_load_notify(struct cfg_loader *L, yaml_node_t *n,
 			return -1;
 	}
 	if (!nd->url)
-		return cfg_fail(L, n, "`notify` needs `url` (here or in "
-				      "server.notify), e.g. url: "
-				      "https://hooks.example.com/runcell");
+		return cfg_fail(L, n,
+				"`notify` needs `url` (here or in "
+				"server.notify), e.g. url: "
+				"https://hooks.example.com/runcell");
 	return 0;
 }
 
@@ -489,10 +493,25 @@ static int load_automation(struct cfg_loader *L, yaml_node_t *n,
 			   struct config *cfg, struct automation *a)
 {
 	static const char *const keys[] = {
-		"id", "name", "description", "command", "parameters",
-		"resources", "isolation", "executor", "executor_options",
-		"allow", "env", "secrets", "concurrency", "concurrency_key",
-		"retries", "schedule", "webhook", "notify", NULL,
+		"id",
+		"name",
+		"description",
+		"command",
+		"parameters",
+		"resources",
+		"isolation",
+		"executor",
+		"executor_options",
+		"allow",
+		"env",
+		"secrets",
+		"concurrency",
+		"concurrency_key",
+		"retries",
+		"schedule",
+		"webhook",
+		"notify",
+		NULL,
 	};
 	yaml_node_t *id, *ckey = NULL, *sched = NULL;
 
@@ -502,8 +521,9 @@ static int load_automation(struct cfg_loader *L, yaml_node_t *n,
 		return -1;
 	id = cfg_map_get(L, n, "id");
 	if (!id)
-		return cfg_fail(L, n, "an automation is missing `id`; add e.g. "
-				      "id: file-organizer");
+		return cfg_fail(L, n,
+				"an automation is missing `id`; add e.g. "
+				"id: file-organizer");
 	if (cfg_get_str(L, id, "id", &a->id) < 0)
 		return -1;
 	if (!valid_id(a->id))
@@ -575,9 +595,10 @@ static int load_automation(struct cfg_loader *L, yaml_node_t *n,
 		} else if (!strcmp(k, "secrets")) {
 			r = cfg_get_strv(L, v, k, false, &a->secrets);
 			for (char **sn = a->secrets; r == 0 && *sn; sn++)
-				if (!**sn || strspn(*sn, "ABCDEFGHIJKLMNOPQRS"
-						    "TUVWXYZ0123456789_") !=
-						     strlen(*sn))
+				if (!**sn ||
+				    strspn(*sn,
+					   "ABCDEFGHIJKLMNOPQRS"
+					   "TUVWXYZ0123456789_") != strlen(*sn))
 					r = cfg_fail(L, v,
 						     "`secrets` entry \"%s\" "
 						     "is not an environment "

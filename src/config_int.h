@@ -21,10 +21,10 @@
 #include "config.h"
 
 struct cfg_loader {
-	const char *file;        /* the path as given, for messages */
-	const char *dir;         /* the config file's folder (absolute) */
+	const char *file; /* the path as given, for messages */
+	const char *dir;  /* the config file's folder (absolute) */
 	yaml_document_t *doc;
-	char where[200];         /* context prefix: automation "x": */
+	char where[200]; /* context prefix: automation "x": */
 	struct rc_err *err;
 };
 
@@ -107,8 +107,7 @@ int cfg_scalar_json(struct cfg_loader *L, yaml_node_t *n, json_t **out);
 int cfg_to_json(struct cfg_loader *L, yaml_node_t *n, json_t **out);
 
 /* The value of key in mapping n (borrowed), or NULL. */
-yaml_node_t *cfg_map_get(struct cfg_loader *L, yaml_node_t *n,
-			 const char *key);
+yaml_node_t *cfg_map_get(struct cfg_loader *L, yaml_node_t *n, const char *key);
 
 /* [A-Za-z_][A-Za-z0-9_]* plus, if dash, '-' after the first character. */
 bool cfg_valid_name(const char *s, bool dash);
@@ -117,8 +116,7 @@ bool cfg_valid_name(const char *s, bool dash);
 
 /* automation.parameters: fills a->params and a->n_params (which counts
  * the entries seen so far, so that config_free frees a partial list). */
-int cfg_load_params(struct cfg_loader *L, yaml_node_t *n,
-		    struct automation *a);
+int cfg_load_params(struct cfg_loader *L, yaml_node_t *n, struct automation *a);
 
 /* --- config_auto.c --- */
 

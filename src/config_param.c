@@ -17,9 +17,9 @@
 #include "catalog.h"
 
 static const char *const type_names[] = {
-	[PARAM_STRING] = "string",   [PARAM_INTEGER] = "integer",
-	[PARAM_NUMBER] = "number",   [PARAM_BOOLEAN] = "boolean",
-	[PARAM_CHOICE] = "choice",   [PARAM_PATH] = "path",
+	[PARAM_STRING] = "string", [PARAM_INTEGER] = "integer",
+	[PARAM_NUMBER] = "number", [PARAM_BOOLEAN] = "boolean",
+	[PARAM_CHOICE] = "choice", [PARAM_PATH] = "path",
 };
 
 /* Which parameter keys apply to which types (bit per enum param_type). */
@@ -140,8 +140,10 @@ static int get_pattern(struct cfg_loader *L, yaml_node_t *n,
 	free(anchored);
 	if (r != 0) {
 		regerror(r, &p->pattern_re, msg, sizeof(msg));
-		cfg_fail(L, n, "`pattern` \"%s\" is not a valid POSIX extended "
-			       "regular expression (%s); fix it", src, msg);
+		cfg_fail(L, n,
+			 "`pattern` \"%s\" is not a valid POSIX extended "
+			 "regular expression (%s); fix it",
+			 src, msg);
 		free(src);
 		return -1;
 	}
@@ -199,8 +201,9 @@ static int load_param(struct cfg_loader *L, yaml_node_t *n,
 	name = cfg_map_get(L, n, "name");
 	type = cfg_map_get(L, n, "type");
 	if (!name)
-		return cfg_fail(L, n, "a parameter is missing `name`; add e.g. "
-				      "name: source_folder");
+		return cfg_fail(L, n,
+				"a parameter is missing `name`; add e.g. "
+				"name: source_folder");
 	if (cfg_get_str(L, name, "name", &p->name) < 0)
 		return -1;
 	if (!cfg_valid_name(p->name, true))
@@ -219,8 +222,9 @@ static int load_param(struct cfg_loader *L, yaml_node_t *n,
 	snprintf(L->where, sizeof(L->where),
 		 "automation \"%s\", parameter \"%s\": ", a->id, p->name);
 	if (!type)
-		return cfg_fail(L, n, "`type` is missing; add one of: string, "
-				      "integer, number, boolean, choice, path");
+		return cfg_fail(L, n,
+				"`type` is missing; add one of: string, "
+				"integer, number, boolean, choice, path");
 	if (cfg_get_str(L, type, "type", &tname) < 0)
 		return -1;
 	for (ti = 0; ti < sizeof(type_names) / sizeof(type_names[0]); ti++)
@@ -278,8 +282,9 @@ static int load_param(struct cfg_loader *L, yaml_node_t *n,
 			goto out;
 	}
 	if (p->type == PARAM_CHOICE && !p->choices) {
-		cfg_fail(L, n, "a choice parameter needs `choices`, e.g. "
-			       "choices: [a, b]");
+		cfg_fail(L, n,
+			 "a choice parameter needs `choices`, e.g. "
+			 "choices: [a, b]");
 		goto out;
 	}
 	if (p->type == PARAM_PATH && !p->roots) {
@@ -314,8 +319,8 @@ int cfg_load_params(struct cfg_loader *L, yaml_node_t *n, struct automation *a)
 		if (load_param(L, cfg_node(L, n->data.sequence.items.start[i]),
 			       a, &a->params[i]) < 0)
 			return -1;
-		snprintf(L->where, sizeof(L->where), "automation \"%s\": ",
-			 a->id);
+		snprintf(L->where, sizeof(L->where),
+			 "automation \"%s\": ", a->id);
 	}
 	return 0;
 }

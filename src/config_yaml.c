@@ -63,8 +63,8 @@ static char *join_names(const char *const *list)
  * "." and "..".  Symlinks are not resolved.  Returns a new string. */
 char *cfg_resolve_path(const char *dir, const char *path)
 {
-	char *joined = path[0] == '/' ? xstrdup(path)
-				      : xasprintf("%s/%s", dir, path);
+	char *joined = path[0] == '/' ? xstrdup(path) :
+					xasprintf("%s/%s", dir, path);
 	char **parts = xcalloc(strlen(joined) + 1, sizeof(char *));
 	size_t n = 0;
 	struct buf b;
@@ -119,8 +119,8 @@ int cfg_check_tree(struct cfg_loader *L, int idx, const yaml_node_t *at,
 	if (n->type == YAML_SEQUENCE_NODE) {
 		for (yaml_node_item_t *it = n->data.sequence.items.start;
 		     it < n->data.sequence.items.top; it++)
-			if (cfg_check_tree(L, *it, n, seen, active,
-					   depth + 1) < 0)
+			if (cfg_check_tree(L, *it, n, seen, active, depth + 1) <
+			    0)
 				goto out;
 	} else if (n->type == YAML_MAPPING_NODE) {
 		for (yaml_node_pair_t *p = n->data.mapping.pairs.start;
@@ -428,8 +428,8 @@ int cfg_scalar_json(struct cfg_loader *L, yaml_node_t *n, json_t **out)
 		else if (parse_bool_word(s, &b) == 0)
 			*out = json_boolean(b);
 		else if (number_syntax(s, &is_int)) {
-			if (is_int && parse_int64(s, INT64_MIN, INT64_MAX,
-						  &i) == 0)
+			if (is_int &&
+			    parse_int64(s, INT64_MIN, INT64_MAX, &i) == 0)
 				*out = json_integer(i);
 			else if (!is_int && isfinite(strtod(s, NULL)))
 				*out = json_real(strtod(s, NULL));
@@ -438,15 +438,18 @@ int cfg_scalar_json(struct cfg_loader *L, yaml_node_t *n, json_t **out)
 						"number %s is out of range", s);
 		} else if (!strcmp(s, ".inf") || !strcmp(s, "-.inf") ||
 			   !strcmp(s, ".nan") || !strcmp(s, ".NaN")) {
-			return cfg_fail(L, n, "%s cannot be used here; give a "
-					      "finite number", s);
+			return cfg_fail(L, n,
+					"%s cannot be used here; give a "
+					"finite number",
+					s);
 		}
 	}
 	if (!*out)
 		*out = json_stringn(s, n->data.scalar.length);
 	if (!*out)
-		return cfg_fail(L, n, "this value is not valid UTF-8; fix the "
-				      "text");
+		return cfg_fail(L, n,
+				"this value is not valid UTF-8; fix the "
+				"text");
 	return 0;
 }
 

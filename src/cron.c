@@ -24,13 +24,13 @@
 #define MINUTE 60
 
 struct cron {
-	uint64_t minute;         /* bits 0..59 */
-	uint32_t hour;           /* bits 0..23 */
-	uint32_t dom;            /* bits 1..31 */
-	uint32_t month;          /* bits 1..12 */
-	uint32_t dow;            /* bits 0..6, Sunday = 0 */
+	uint64_t minute;	 /* bits 0..59 */
+	uint32_t hour;		 /* bits 0..23 */
+	uint32_t dom;		 /* bits 1..31 */
+	uint32_t month;		 /* bits 1..12 */
+	uint32_t dow;		 /* bits 0..6, Sunday = 0 */
 	bool dom_star, dow_star; /* field starts with '*' (Vixie's rule) */
-	bool fixed_time;         /* neither minute nor hour starts with '*' */
+	bool fixed_time;	 /* neither minute nor hour starts with '*' */
 };
 
 struct field_spec {
@@ -39,17 +39,15 @@ struct field_spec {
 	const char *const *names; /* value names starting at min, or NULL */
 };
 
-static const char *const month_names[] = { "jan", "feb", "mar", "apr",
-					   "may", "jun", "jul", "aug",
-					   "sep", "oct", "nov", "dec", NULL };
+static const char *const month_names[] = { "jan", "feb", "mar", "apr", "may",
+					   "jun", "jul", "aug", "sep", "oct",
+					   "nov", "dec", NULL };
 static const char *const dow_names[] = { "sun", "mon", "tue", "wed",
 					 "thu", "fri", "sat", NULL };
 
 static const struct field_spec fields[5] = {
-	{ "minute", 0, 59, NULL },
-	{ "hour", 0, 23, NULL },
-	{ "day-of-month", 1, 31, NULL },
-	{ "month", 1, 12, month_names },
+	{ "minute", 0, 59, NULL },	    { "hour", 0, 23, NULL },
+	{ "day-of-month", 1, 31, NULL },    { "month", 1, 12, month_names },
 	{ "day-of-week", 0, 7, dow_names },
 };
 
@@ -73,7 +71,8 @@ static int parse_value(const struct field_spec *f, const char **sp, int *out,
 	int64_t v = 0;
 	int digits = 0;
 
-	if (f->names && ((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z'))) {
+	if (f->names &&
+	    ((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z'))) {
 		for (int i = 0; f->names[i]; i++) {
 			if (strncasecmp(s, f->names[i], 3) == 0 &&
 			    !((s[3] >= 'a' && s[3] <= 'z') ||
@@ -83,8 +82,10 @@ static int parse_value(const struct field_spec *f, const char **sp, int *out,
 				return 0;
 			}
 		}
-		return rc_err_set(err, EINVAL, "%s field \"%s\": unknown name; "
-				  "use %s", f->name, item,
+		return rc_err_set(err, EINVAL,
+				  "%s field \"%s\": unknown name; "
+				  "use %s",
+				  f->name, item,
 				  f->names == month_names ? "jan..dec" :
 							    "sun..sat");
 	}
@@ -94,14 +95,15 @@ static int parse_value(const struct field_spec *f, const char **sp, int *out,
 		v = v * 10 + (*s++ - '0');
 	}
 	if (!digits)
-		return rc_err_set(err, EINVAL, "%s field \"%s\": expected a "
+		return rc_err_set(err, EINVAL,
+				  "%s field \"%s\": expected a "
 				  "number%s, \"*\", a range N-M or a step /N",
-				  f->name, item,
-				  f->names ? " or a name" : "");
+				  f->name, item, f->names ? " or a name" : "");
 	if (v < f->min || v > f->max)
-		return rc_err_set(err, EINVAL, "%s field \"%s\": %lld is out "
-				  "of range %d-%d", f->name, item,
-				  (long long)v, f->min, f->max);
+		return rc_err_set(err, EINVAL,
+				  "%s field \"%s\": %lld is out "
+				  "of range %d-%d",
+				  f->name, item, (long long)v, f->min, f->max);
 	*out = (int)v;
 	*sp = s;
 	return 0;
@@ -127,7 +129,8 @@ static int parse_item(const struct field_spec *f, const char *item,
 			if (parse_value(f, &s, &hi, err, item) < 0)
 				return -1;
 			if (hi < lo)
-				return rc_err_set(err, EINVAL, "%s field "
+				return rc_err_set(err, EINVAL,
+						  "%s field "
 						  "\"%s\": the range runs "
 						  "backwards; write it as two "
 						  "ranges, e.g. 22-23,0-2",
@@ -143,15 +146,18 @@ static int parse_item(const struct field_spec *f, const char *item,
 		for (s++; *s >= '0' && *s <= '9' && digits < 4; s++, digits++)
 			v = v * 10 + (*s - '0');
 		if (!digits || v < 1 || v > f->max)
-			return rc_err_set(err, EINVAL, "%s field \"%s\": the "
+			return rc_err_set(err, EINVAL,
+					  "%s field \"%s\": the "
 					  "step must be a number from 1 to %d",
 					  f->name, item, f->max);
 		step = (int)v;
 	}
 	if (*s)
-		return rc_err_set(err, EINVAL, "%s field \"%s\": unexpected "
+		return rc_err_set(err, EINVAL,
+				  "%s field \"%s\": unexpected "
 				  "\"%s\"; use numbers, names, \"*\", \"-\", "
-				  "\"/\" and \",\"", f->name, item, s);
+				  "\"/\" and \",\"",
+				  f->name, item, s);
 	for (int v = lo; v <= hi; v += step)
 		*bits |= 1ull << (f->max == 7 && v == 7 ? 0 : v);
 	return 0;
@@ -169,9 +175,10 @@ static int parse_field(const struct field_spec *f, const char *text,
 		if (comma)
 			*comma = '\0';
 		if (!*item) {
-			rc_err_set(err, EINVAL, "%s field \"%s\": empty list "
-				   "entry; remove the extra comma", f->name,
-				   text);
+			rc_err_set(err, EINVAL,
+				   "%s field \"%s\": empty list "
+				   "entry; remove the extra comma",
+				   f->name, text);
 			goto out;
 		}
 		if (parse_item(f, item, bits, err) < 0)
@@ -220,15 +227,17 @@ int cron_parse(const char *expr, struct cron **out, struct rc_err *err)
 	if (*expr == '@') {
 		size_t len = strcspn(expr, " \t");
 
-		for (size_t i = 0; i < sizeof(shorthands) / sizeof(shorthands[0]);
-		     i++)
+		for (size_t i = 0;
+		     i < sizeof(shorthands) / sizeof(shorthands[0]); i++)
 			if (strlen(shorthands[i].name) == len &&
 			    strncasecmp(expr, shorthands[i].name, len) == 0 &&
 			    expr[len + strspn(expr + len, " \t")] == '\0')
 				return cron_parse(shorthands[i].expr, out, err);
-		rc_err_set(err, EINVAL, "cron expression \"%s\": unknown "
+		rc_err_set(err, EINVAL,
+			   "cron expression \"%s\": unknown "
 			   "shorthand; use @yearly, @annually, @monthly, "
-			   "@weekly, @daily, @midnight or @hourly", expr);
+			   "@weekly, @daily, @midnight or @hourly",
+			   expr);
 		goto out;
 	}
 	copy = xstrdup(expr);
@@ -244,10 +253,11 @@ int cron_parse(const char *expr, struct cron **out, struct rc_err *err)
 			*s++ = '\0';
 	}
 	if (n != 5) {
-		rc_err_set(err, EINVAL, "cron expression \"%s\" has %s%d "
+		rc_err_set(err, EINVAL,
+			   "cron expression \"%s\" has %s%d "
 			   "fields; it needs 5: minute hour day-of-month month "
-			   "day-of-week, e.g. \"*/15 * * * *\"", expr,
-			   n == 6 ? "more than " : "", n == 6 ? 5 : n);
+			   "day-of-week, e.g. \"*/15 * * * *\"",
+			   expr, n == 6 ? "more than " : "", n == 6 ? 5 : n);
 		goto out;
 	}
 	for (int i = 0; i < 5; i++)
@@ -265,9 +275,11 @@ int cron_parse(const char *expr, struct cron **out, struct rc_err *err)
 	c->dow_star = f[4][0] == '*';
 	c->fixed_time = f[0][0] != '*' && f[1][0] != '*';
 	if ((c->dow_star || c->dom_star) && !some_day_exists(c)) {
-		rc_err_set(err, EINVAL, "cron expression \"%s\" never fires: "
+		rc_err_set(err, EINVAL,
+			   "cron expression \"%s\" never fires: "
 			   "no month it names has that day; fix the "
-			   "day-of-month or month field", expr);
+			   "day-of-month or month field",
+			   expr);
 		goto out;
 	}
 	*out = c;
@@ -294,7 +306,7 @@ bool cron_is_fixed_time(const struct cron *c)
 struct wall {
 	int64_t y;
 	int mon, mday, hour, min, wday;
-	int64_t days;            /* days since the epoch */
+	int64_t days; /* days since the epoch */
 };
 
 static void wall_split(int64_t w, struct wall *t)
@@ -411,8 +423,10 @@ int cron_next(const struct cron *c, const struct tz *tz, int64_t after,
 		}
 		u = advance(tz, u, target - w);
 	}
-	return rc_err_set(err, ERANGE, "the schedule does not fire within %d "
-			  "years", SEARCH_YEARS);
+	return rc_err_set(err, ERANGE,
+			  "the schedule does not fire within %d "
+			  "years",
+			  SEARCH_YEARS);
 }
 
 /*
@@ -423,8 +437,8 @@ int cron_next(const struct cron *c, const struct tz *tz, int64_t after,
 int cron_last_in(const struct cron *c, const struct tz *tz, int64_t lo,
 		 int64_t hi, int64_t *out, struct rc_err *err)
 {
-	static const int64_t spans[] = { 3600, DAY, 7 * DAY, 32 * DAY,
-					 367 * DAY, 9 * 366 * DAY };
+	static const int64_t spans[] = { 3600,	   DAY,	      7 * DAY,
+					 32 * DAY, 367 * DAY, 9 * 366 * DAY };
 	struct rc_err ignored;
 
 	if (hi <= lo)

@@ -41,21 +41,21 @@ struct events_tail {
 	struct events_tail *next;
 	char run_id[RUN_ID_LEN + 1];
 	char *path;
-	int fd;                  /* -1 until the log file exists */
+	int fd; /* -1 until the log file exists */
 	int refs;
-	pthread_cond_t cond;     /* log grew or this run changed state */
-	char *ring;              /* EVENTS_LOG_RING bytes */
-	int64_t end;             /* file offset just past the ring's data */
+	pthread_cond_t cond; /* log grew or this run changed state */
+	char *ring;	     /* EVENTS_LOG_RING bytes */
+	int64_t end;	     /* file offset just past the ring's data */
 };
 
 struct events {
 	struct runs *rs;
 	const struct secrets *sec;
 	pthread_mutex_t mu;
-	pthread_cond_t cond;     /* any state change, or shutdown */
+	pthread_cond_t cond; /* any state change, or shutdown */
 	pthread_cond_t tailer_cond;
 	struct state_rec ring[EVENTS_STATE_RING];
-	uint64_t head;           /* seq of the newest record */
+	uint64_t head; /* seq of the newest record */
 	struct events_tail *tails;
 	bool stopping;
 	bool thread_started;
@@ -106,7 +106,8 @@ static int state_rank(enum run_state st)
 static bool is_stale(struct events *ev, const char *id, int rank)
 {
 	uint64_t oldest = ev->head > EVENTS_STATE_RING ?
-				  ev->head - EVENTS_STATE_RING + 1 : 1;
+				  ev->head - EVENTS_STATE_RING + 1 :
+				  1;
 
 	for (uint64_t q = ev->head; q >= oldest && q > 0; q--) {
 		const struct state_rec *rec = &ev->ring[q % EVENTS_STATE_RING];
@@ -267,8 +268,8 @@ static void *tailer_main(void *arg)
 	return NULL;
 }
 
-int events_open(struct runs *rs, const struct secrets *sec,
-		struct events **out, struct rc_err *err)
+int events_open(struct runs *rs, const struct secrets *sec, struct events **out,
+		struct rc_err *err)
 {
 	struct events *ev = xcalloc(1, sizeof(*ev));
 	int r;
@@ -353,7 +354,8 @@ int events_state_next(struct events *ev, uint64_t *after, const char *run_id,
 
 	pthread_mutex_lock(&ev->mu);
 	oldest = ev->head > EVENTS_STATE_RING ?
-			 ev->head - EVENTS_STATE_RING + 1 : 1;
+			 ev->head - EVENTS_STATE_RING + 1 :
+			 1;
 	if (*after + 1 < oldest) {
 		*after = oldest - 1;
 		ret = -1;
@@ -388,8 +390,7 @@ bool events_wait(struct events *ev, struct events_tail *t, uint64_t after,
 
 	deadline_after(&ts, timeout_ms);
 	pthread_mutex_lock(&ev->mu);
-	while (!ev->stopping && ev->head <= after &&
-	       !(t && t->end > offset)) {
+	while (!ev->stopping && ev->head <= after && !(t && t->end > offset)) {
 		if (pthread_cond_timedwait(t ? &t->cond : &ev->cond, &ev->mu,
 					   &ts) == ETIMEDOUT) {
 			woke = false;

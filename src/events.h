@@ -40,8 +40,8 @@ struct events_tail;
  * a listener of rs: call before runs_start.  sec (may be NULL) masks the
  * run JSON.  Starts the tailer thread.  rs and sec are borrowed.
  */
-int events_open(struct runs *rs, const struct secrets *sec,
-		struct events **out, struct rc_err *err);
+int events_open(struct runs *rs, const struct secrets *sec, struct events **out,
+		struct rc_err *err);
 
 /* Make every follower end its stream now (they see events_stopping());
  * call before stopping the HTTP server so that no stream holds it up. */

@@ -43,24 +43,24 @@ struct exec_spec {
 	const char *run_id;
 	const char *automation_id;
 	const char *user;
-	char *const *argv;            /* argv[0] is a path or a name on PATH */
-	char *const *env;             /* complete environment, NAME=value */
+	char *const *argv; /* argv[0] is a path or a name on PATH */
+	char *const *env;  /* complete environment, NAME=value */
 	const struct resources *res;
 	const struct isolation *iso;
-	const char *log_path;         /* where output goes (created by backend) */
-	int64_t log_max_bytes;        /* cap; a marker line is written when cut */
+	const char *log_path;  /* where output goes (created by backend) */
+	int64_t log_max_bytes; /* cap; a marker line is written when cut */
 	int64_t stop_grace_ms;
-	const char *work_dir;         /* host folder for the run's cwd */
+	const char *work_dir; /* host folder for the run's cwd */
 };
 
 /* What a backend reports about a run. */
 struct exec_event {
 	const char *run_id;
-	enum run_state state;         /* RUN_RUNNING or a terminal state */
-	int64_t at;                   /* ms since epoch when it happened */
+	enum run_state state; /* RUN_RUNNING or a terminal state */
+	int64_t at;	      /* ms since epoch when it happened */
 	bool has_exit_code;
-	int exit_code;                /* exit status, or 128+signal */
-	const char *reason;           /* terminal: why (NULL if plain exit) */
+	int exit_code;	    /* exit status, or 128+signal */
+	const char *reason; /* terminal: why (NULL if plain exit) */
 	bool has_usage;
 	int64_t cpu_usec;
 	int64_t peak_memory;
@@ -82,8 +82,8 @@ struct executor_ops {
 	int (*attach)(struct executor *ex, const char *run_id,
 		      const char *handle, const char *log_path,
 		      struct rc_err *err);
-	int (*stop)(struct executor *ex, const char *run_id,
-		    const char *handle, struct rc_err *err);
+	int (*stop)(struct executor *ex, const char *run_id, const char *handle,
+		    struct rc_err *err);
 	/* Release everything; runs keep going where the backend allows. */
 	void (*close)(struct executor *ex);
 };
@@ -92,8 +92,8 @@ struct executor {
 	const struct executor_ops *ops;
 	exec_event_fn on_event;
 	void *event_ctx;
-	const struct config *cfg;     /* borrowed; settings of the backend */
-	void *priv;                   /* backend state */
+	const struct config *cfg; /* borrowed; settings of the backend */
+	void *priv;		  /* backend state */
 };
 
 /* Open the backend called name ("process", "sandbox", ...).  Events are
@@ -119,9 +119,9 @@ int exec_k8s_open(struct executor *ex, struct rc_err *err);
  * Returns 0, or -1 with err->field = key and a message saying what to
  * write.
  */
-int exec_setting_duration(const json_t *o, const char *section,
-			  const char *key, int64_t def_ms, int64_t min_ms,
-			  int64_t *out, struct rc_err *err);
+int exec_setting_duration(const json_t *o, const char *section, const char *key,
+			  int64_t def_ms, int64_t min_ms, int64_t *out,
+			  struct rc_err *err);
 
 /* Names exec_open knows, NULL-terminated (for config checking). */
 extern const char *const exec_backend_names[];

@@ -29,9 +29,9 @@ struct http_server {
 	struct app *app;
 	const struct http_route *routes;
 	size_t max_body;
-	int fd;                  /* listening socket; -1 once quiesced */
+	int fd; /* listening socket; -1 once quiesced */
 	int port;
-	_Atomic int inflight;    /* requests begun and not yet completed */
+	_Atomic int inflight; /* requests begun and not yet completed */
 };
 
 int http_status_for(int errnum, const char **code)
@@ -187,8 +187,8 @@ json_t *http_body_json(struct http_req *req)
 			   "the request needs a JSON object body");
 		return NULL;
 	}
-	j = json_loadb(req->body.data, req->body.len,
-		       JSON_REJECT_DUPLICATES, &jerr);
+	j = json_loadb(req->body.data, req->body.len, JSON_REJECT_DUPLICATES,
+		       &jerr);
 	if (!j) {
 		http_error(req, 400, "bad_json",
 			   "the body is not valid JSON: %s (line %d, column "
@@ -391,8 +391,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 	return MHD_YES;
 }
 
-static void on_completed(void *cls, struct MHD_Connection *conn,
-			 void **con_cls, enum MHD_RequestTerminationCode toe)
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+			 enum MHD_RequestTerminationCode toe)
 {
 	struct http_server *srv = cls;
 	struct http_req *req = *con_cls;
@@ -423,8 +423,7 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 	log_msg(LOG_DEBUG, NULL, "http: %s", msg);
 }
 
-static int listen_on(const char *host, int port, int *bound,
-		     struct rc_err *err)
+static int listen_on(const char *host, int port, int *bound, struct rc_err *err)
 {
 	struct addrinfo hints, *ai = NULL;
 	char portstr[16];
@@ -439,8 +438,10 @@ static int listen_on(const char *host, int port, int *bound,
 	snprintf(portstr, sizeof(portstr), "%d", port);
 	r = getaddrinfo(host, portstr, &hints, &ai);
 	if (r != 0)
-		return rc_err_set(err, EINVAL, "cannot resolve listen address "
-				  "%s: %s", host, gai_strerror(r));
+		return rc_err_set(err, EINVAL,
+				  "cannot resolve listen address "
+				  "%s: %s",
+				  host, gai_strerror(r));
 	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
 		rc_err_set(err, errno, "socket: %s", strerror(errno));
@@ -448,9 +449,10 @@ static int listen_on(const char *host, int port, int *bound,
 	}
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0) {
-		rc_err_set(err, errno, "cannot listen on %s:%d: %s (is another "
-				       "server using the port? change "
-				       "server.listen)",
+		rc_err_set(err, errno,
+			   "cannot listen on %s:%d: %s (is another "
+			   "server using the port? change "
+			   "server.listen)",
 			   host, port, strerror(errno));
 		close(fd);
 		fd = -1;
@@ -491,8 +493,9 @@ int http_start(struct app *app, const char *host, int port, size_t max_body,
 		return -1;
 	}
 	srv->d = MHD_start_daemon(
-		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
-			MHD_USE_ITC | MHD_USE_ERROR_LOG,
+		MHD_USE_INTERNAL_POLLING_THREAD |
+			MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ITC |
+			MHD_USE_ERROR_LOG,
 		0, NULL, NULL, on_request, srv, MHD_OPTION_LISTEN_SOCKET,
 		srv->fd, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
 		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,

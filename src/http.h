@@ -23,7 +23,7 @@ struct http_req {
 	struct MHD_Connection *conn;
 	struct app *app;
 	const char *method;
-	char *path;              /* decoded path, no query string */
+	char *path; /* decoded path, no query string */
 	struct buf body;
 	bool body_too_large;
 	bool responded;
@@ -44,8 +44,8 @@ typedef void (*http_handler_fn)(struct http_req *req);
 
 struct http_route {
 	const char *method;
-	const char *pattern;     /* "/api/v1/runs/{id}/stop" */
-	int min_role;            /* -1 = no authentication, else enum role */
+	const char *pattern; /* "/api/v1/runs/{id}/stop" */
+	int min_role;	     /* -1 = no authentication, else enum role */
 	http_handler_fn handler;
 };
 

@@ -86,7 +86,8 @@ static void serve_reload(struct app *app)
 	if (config_load(app->cfg->path, &cfg, &err) < 0 ||
 	    runs_reload(app->runs, cfg, &err) < 0) {
 		log_error("SIGHUP: configuration not reloaded, the running one "
-			  "stays: %s", err.msg);
+			  "stays: %s",
+			  err.msg);
 		config_free(cfg);
 		return;
 	}
@@ -353,7 +354,8 @@ static int cmd_check_config(int argc, char **argv)
 	const char *path = argc > 1 ? argv[argc - 1] : default_config();
 	struct config *cfg;
 
-	if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+	if (argc > 1 &&
+	    (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
 		printf("usage: runcell check-config [--config] FILE\n"
 		       "  Load FILE as the server would and report the first "
 		       "problem with file:line.\n");
@@ -432,8 +434,9 @@ static int cmd_token(int argc, char **argv)
 		int r = -1;
 
 		if (!user) {
-			fprintf(stderr, "runcell: token create needs --user "
-					"NAME\n%s",
+			fprintf(stderr,
+				"runcell: token create needs --user "
+				"NAME\n%s",
 				token_usage);
 			rc = 2;
 			goto out;
@@ -469,8 +472,9 @@ static int cmd_token(int argc, char **argv)
 
 		if (optind + 1 != argc ||
 		    parse_int64(argv[optind], 1, INT64_MAX, &id) < 0) {
-			fprintf(stderr, "runcell: token revoke takes a token id "
-					"(see `runcell token list`)\n");
+			fprintf(stderr,
+				"runcell: token revoke takes a token id "
+				"(see `runcell token list`)\n");
 			rc = 2;
 			goto out;
 		}
@@ -497,7 +501,8 @@ static int cmd_token(int argc, char **argv)
 		for (size_t i = 0; i < n; i++) {
 			printf("%-6lld %-16s %-9s %-8s %s\n",
 			       (long long)t[i].id, t[i].user,
-			       role_name(t[i].role), t[i].revoked ? "yes" : "no",
+			       role_name(t[i].role),
+			       t[i].revoked ? "yes" : "no",
 			       t[i].label ? t[i].label : "");
 			store_token_clear(&t[i]);
 		}

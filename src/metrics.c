@@ -18,7 +18,7 @@
 #include "util.h"
 
 struct series {
-	char *labels;            /* rendered, without braces */
+	char *labels; /* rendered, without braces */
 	double value;
 };
 
@@ -30,7 +30,7 @@ struct family {
 #define HIST_MAX_BUCKETS 16
 
 struct histogram {
-	const double *bounds;    /* upper bounds, increasing; +Inf implied */
+	const double *bounds; /* upper bounds, increasing; +Inf implied */
 	size_t n_bounds;
 	uint64_t counts[HIST_MAX_BUCKETS]; /* per bucket, not cumulative */
 	uint64_t count;
@@ -44,19 +44,19 @@ static const double duration_bounds[] = {
 	0.01, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 900, 3600, 14400,
 };
 static const double to_start_bounds[] = {
-	0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5,
-	10, 60,
+	0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+	0.25,  0.5,    1,     2.5,  5,	   10,	 60,
 };
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
 struct metrics {
 	pthread_mutex_t mu;
-	struct family started;   /* {automation} */
-	struct family finished;  /* {automation,state} */
-	struct family cpu;       /* {automation} */
-	struct family peak;      /* {automation}, max */
-	struct family http;      /* {route,status} */
+	struct family started;	/* {automation} */
+	struct family finished; /* {automation,state} */
+	struct family cpu;	/* {automation} */
+	struct family peak;	/* {automation}, max */
+	struct family http;	/* {route,status} */
 	struct histogram queue_wait, duration, to_start;
 };
 
@@ -262,7 +262,8 @@ char *metrics_render(struct metrics *m, int queued, int running, size_t *len)
 		      &m->started);
 	render_family(&b, "runcell_runs_finished_total", "counter",
 		      "Runs that reached a final state, by automation and "
-		      "state.", &m->finished);
+		      "state.",
+		      &m->finished);
 	render_head(&b, "runcell_runs_running", "gauge",
 		    "Runs starting or running now.");
 	buf_appendf(&b, "runcell_runs_running %d\n", running);
@@ -271,7 +272,8 @@ char *metrics_render(struct metrics *m, int queued, int running, size_t *len)
 	buf_appendf(&b, "runcell_runs_queued %d\n", queued);
 	render_hist(&b, "runcell_queue_wait_seconds",
 		    "Time from a run being ready (created, or its retry "
-		    "backoff over) to leaving the queue.", &m->queue_wait);
+		    "backoff over) to leaving the queue.",
+		    &m->queue_wait);
 	render_hist(&b, "runcell_run_duration_seconds",
 		    "Time from a run's program starting to its end.",
 		    &m->duration);
@@ -283,7 +285,8 @@ char *metrics_render(struct metrics *m, int queued, int running, size_t *len)
 		      &m->cpu);
 	render_family(&b, "runcell_run_peak_memory_bytes", "gauge",
 		      "Largest peak memory of a finished run since start, by "
-		      "automation.", &m->peak);
+		      "automation.",
+		      &m->peak);
 	render_family(&b, "runcell_http_requests_total", "counter",
 		      "HTTP requests answered, by route pattern and status.",
 		      &m->http);

@@ -29,14 +29,14 @@
 #define DEFAULT_ATTEMPTS 5
 
 struct job {
-	int64_t id;              /* store row, 0 until recorded */
+	int64_t id; /* store row, 0 until recorded */
 	char run_id[RUN_ID_LEN + 1];
 	char *url;
-	json_t *msg;             /* the message without its "url" */
-	int attempts;            /* made so far */
+	json_t *msg;  /* the message without its "url" */
+	int attempts; /* made so far */
 	int max_attempts;
 	int64_t timeout_ms;
-	int64_t due_ms;          /* monotonic */
+	int64_t due_ms; /* monotonic */
 };
 
 struct notifier {
@@ -63,17 +63,14 @@ static void job_free(struct job *j)
 
 static json_t *message_new(const struct run *r)
 {
-	return json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:s, s:o, s:o}",
-			 "event", "run.finished", "run_id", r->id,
-			 "automation", r->automation, "state",
-			 run_state_name(r->state), "exit_code",
-			 r->has_exit_code ? json_integer(r->exit_code) :
-					    json_null(),
-			 "reason",
-			 r->reason ? json_string(r->reason) : json_null(),
-			 "user", r->user, "started_at",
-			 json_time(r->started_at), "finished_at",
-			 json_time(r->finished_at));
+	return json_pack(
+		"{s:s, s:s, s:s, s:s, s:o, s:o, s:s, s:o, s:o}", "event",
+		"run.finished", "run_id", r->id, "automation", r->automation,
+		"state", run_state_name(r->state), "exit_code",
+		r->has_exit_code ? json_integer(r->exit_code) : json_null(),
+		"reason", r->reason ? json_string(r->reason) : json_null(),
+		"user", r->user, "started_at", json_time(r->started_at),
+		"finished_at", json_time(r->finished_at));
 }
 
 /* Queue j (mu held), dropping the oldest job when the queue is full. */
@@ -82,8 +79,10 @@ static void enqueue(struct notifier *n, struct job *j)
 	if (n->n_queued == QUEUE_MAX) {
 		struct job *old = n->queue[0];
 
-		log_msg(LOG_WARN, old->run_id, "notification queue full (%d): "
-			"dropping the notification to %s", QUEUE_MAX, old->url);
+		log_msg(LOG_WARN, old->run_id,
+			"notification queue full (%d): "
+			"dropping the notification to %s",
+			QUEUE_MAX, old->url);
 		job_free(old);
 		memmove(&n->queue[0], &n->queue[1],
 			(QUEUE_MAX - 1) * sizeof(n->queue[0]));
@@ -172,8 +171,8 @@ static int post(const char *url, const char *body, int64_t timeout_ms,
 	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
 	rc = curl_easy_perform(c);
 	if (rc != CURLE_OK) {
-		snprintf(why, why_len, "%s", errbuf[0] ? errbuf :
-						       curl_easy_strerror(rc));
+		snprintf(why, why_len, "%s",
+			 errbuf[0] ? errbuf : curl_easy_strerror(rc));
 		goto out;
 	}
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
@@ -198,7 +197,8 @@ static int64_t backoff_ms(int done)
 		d *= 2;
 	if (d > BACKOFF_MAX_MS)
 		d = BACKOFF_MAX_MS;
-	return d * 8 / 10 + (int64_t)randombytes_uniform((uint32_t)(d * 4 / 10 + 1));
+	return d * 8 / 10 +
+	       (int64_t)randombytes_uniform((uint32_t)(d * 4 / 10 + 1));
 }
 
 /* One attempt at job j (no lock held).  Returns true when j should be
@@ -217,11 +217,13 @@ static bool attempt(struct notifier *n, struct job *j)
 		if (r == 1)
 			return false; /* a duplicate event: already handled */
 		if (r < 0)
-			log_msg(LOG_ERROR, j->run_id, "recording a "
-				"notification: %s", err.msg);
+			log_msg(LOG_ERROR, j->run_id,
+				"recording a "
+				"notification: %s",
+				err.msg);
 	}
-	run_url = xasprintf("%s/api/v1/runs/%s", n->base_url ? n->base_url :
-						 "", j->run_id);
+	run_url = xasprintf("%s/api/v1/runs/%s", n->base_url ? n->base_url : "",
+			    j->run_id);
 	json_object_set_new(j->msg, "url", json_string(run_url));
 	free(run_url);
 	body = json_dumps(j->msg, JSON_COMPACT);
@@ -238,11 +240,12 @@ static bool attempt(struct notifier *n, struct job *j)
 			j->url);
 	} else {
 		nt.status = j->attempts < j->max_attempts ? "pending" :
-							   "failed";
+							    "failed";
 		nt.last_error = why;
-		log_msg(LOG_WARN, j->run_id, "notification to %s, attempt "
-			"%d of %d: %s", j->url, j->attempts, j->max_attempts,
-			why);
+		log_msg(LOG_WARN, j->run_id,
+			"notification to %s, attempt "
+			"%d of %d: %s",
+			j->url, j->attempts, j->max_attempts, why);
 	}
 	if (j->id && store_notification_update(n->st, &nt, &err) < 0)
 		log_msg(LOG_ERROR, j->run_id, "recording a notification: %s",
@@ -314,10 +317,12 @@ int notify_open(struct store *st, struct runs *rs, struct notifier **out,
 	struct notifier *n;
 
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-		return rc_err_set(err, EIO, "notifications: libcurl failed to "
+		return rc_err_set(err, EIO,
+				  "notifications: libcurl failed to "
 				  "initialize");
 	if (sodium_init() < 0)
-		return rc_err_set(err, EIO, "notifications: libsodium failed "
+		return rc_err_set(err, EIO,
+				  "notifications: libsodium failed "
 				  "to initialize");
 	n = xcalloc(1, sizeof(*n));
 	n->st = st;
@@ -359,8 +364,7 @@ static void resume_pending(struct notifier *n)
 	store_notifications_free(nts, count);
 }
 
-int notify_start(struct notifier *n, const char *base_url,
-		 struct rc_err *err)
+int notify_start(struct notifier *n, const char *base_url, struct rc_err *err)
 {
 	int r;
 
@@ -411,8 +415,7 @@ json_t *notify_list_json(struct store *st, const char *run_id,
 				  "attempts", nts[i].attempts, "last_error",
 				  nts[i].last_error, "created_at",
 				  json_time(nts[i].created_at), "updated_at",
-				  json_time(nts[i].updated_at),
-				  "delivered_at",
+				  json_time(nts[i].updated_at), "delivered_at",
 				  json_time(nts[i].delivered_at)));
 	store_notifications_free(nts, count);
 	return arr;

@@ -40,8 +40,7 @@ int notify_open(struct store *st, struct runs *rs, struct notifier **out,
 /* Start delivering.  base_url ("http://127.0.0.1:8080") makes each
  * message's run URL.  Pending notifications left by an earlier process are
  * queued again. */
-int notify_start(struct notifier *n, const char *base_url,
-		 struct rc_err *err);
+int notify_start(struct notifier *n, const char *base_url, struct rc_err *err);
 
 /* Stop the thread (an attempt in flight finishes first, bounded by its
  * timeout) and free the notifier.  Call after runs_close, since the run

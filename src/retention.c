@@ -71,9 +71,10 @@ int retention_trim_log(const char *path, int64_t cap, struct rc_err *err)
 
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return errno == ENOENT ? 0 :
-		       rc_err_set(err, errno, "cannot open log %s: %s", path,
-				  strerror(errno));
+		return errno == ENOENT ?
+			       0 :
+			       rc_err_set(err, errno, "cannot open log %s: %s",
+					  path, strerror(errno));
 	if (fstat(fd, &st) < 0) {
 		rc_err_set(err, errno, "stat %s: %s", path, strerror(errno));
 		goto out;
@@ -172,8 +173,9 @@ static void *retention_main(void *arg)
 
 	pthread_mutex_lock(&rt->mu);
 	while (!rt->stopping) {
-		int64_t wake = time_now_ms() +
-			       runs_config(rt->rs)->server.retention.interval_ms;
+		int64_t wake =
+			time_now_ms() +
+			runs_config(rt->rs)->server.retention.interval_ms;
 		struct timespec ts = { .tv_sec = wake / 1000,
 				       .tv_nsec = (wake % 1000) * 1000000 };
 		struct rc_err err;
@@ -208,8 +210,10 @@ int retention_start(struct runs *rs, struct store *st, struct retention **out,
 		pthread_cond_destroy(&rt->cond);
 		pthread_mutex_destroy(&rt->mu);
 		free(rt);
-		return rc_err_set(err, e, "cannot start the retention thread: "
-				  "%s", strerror(e));
+		return rc_err_set(err, e,
+				  "cannot start the retention thread: "
+				  "%s",
+				  strerror(e));
 	}
 	*out = rt;
 	return 0;

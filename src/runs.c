@@ -157,9 +157,11 @@ static int enqueue(struct runs *rs, const struct config *cfg,
 		int n = rs->n_queued;
 
 		pthread_mutex_unlock(&rs->mu);
-		rc_err_set(err, EAGAIN, "the queue is full: %d runs are "
+		rc_err_set(err, EAGAIN,
+			   "the queue is full: %d runs are "
 			   "waiting (server.max_queued_runs is %lld); retry "
-			   "later", n, (long long)cap);
+			   "later",
+			   n, (long long)cap);
 		goto out;
 	}
 	rs->n_reserved++;
@@ -227,24 +229,26 @@ static void maybe_retry(struct runs *rs, const struct run *r)
 	rc_err_clear(&err);
 	params = r->parameters ? json_loads(r->parameters, 0, NULL) : NULL;
 	if (catalog_validate(a, params, &norm, &err) < 0) {
-		log_msg(LOG_WARN, r->id, "not retried: its parameters no "
-			"longer pass the automation's rules: %s", err.msg);
+		log_msg(LOG_WARN, r->id,
+			"not retried: its parameters no "
+			"longer pass the automation's rules: %s",
+			err.msg);
 		goto out;
 	}
 	shift = r->attempt - 1 < RETRY_MAX_SHIFT ? r->attempt - 1 :
 						   RETRY_MAX_SHIFT;
-	delay = (int64_t)((double)(a->retries.backoff_ms << shift) *
-			  jitter());
+	delay = (int64_t)((double)(a->retries.backoff_ms << shift) * jitter());
 	if (enqueue(rs, cfg, a, norm, r->user, r->attempt + 1,
-		    r->retry_of[0] ? r->retry_of : r->id,
-		    time_now_ms() + delay, false, &next, &err) < 0) {
+		    r->retry_of[0] ? r->retry_of : r->id, time_now_ms() + delay,
+		    false, &next, &err) < 0) {
 		log_msg(LOG_ERROR, r->id, "cannot queue its retry: %s",
 			err.msg);
 		goto out;
 	}
-	log_msg(LOG_INFO, next.id, "attempt %d of %s (retry of %s) queued to "
-		"start in %lld ms", next.attempt, next.automation,
-		next.retry_of, (long long)delay);
+	log_msg(LOG_INFO, next.id,
+		"attempt %d of %s (retry of %s) queued to "
+		"start in %lld ms",
+		next.attempt, next.automation, next.retry_of, (long long)delay);
 out:
 	json_decref(params);
 	json_decref(norm);
@@ -320,8 +324,10 @@ static void on_event(void *ctx, const struct exec_event *ev)
 					 RUN_MASK(RUN_STARTING), RUN_RUNNING,
 					 &upd, &err);
 		if (r < 0)
-			log_msg(LOG_ERROR, ev->run_id, "recording running "
-				"failed: %s", err.msg);
+			log_msg(LOG_ERROR, ev->run_id,
+				"recording running "
+				"failed: %s",
+				err.msg);
 		if (r == 0)
 			runs_notify(rs, ev->run_id, RUN_RUNNING);
 		return;
@@ -340,9 +346,10 @@ static void on_event(void *ctx, const struct exec_event *ev)
 	r = write_end(rs, ev, &err);
 	runs_active_drop(rs, ev->run_id);
 	if (r < 0) {
-		log_msg(LOG_ERROR, ev->run_id, "recording %s failed: %s; "
-			"retrying every %d ms", run_state_name(ev->state),
-			err.msg, STORE_RETRY_MS);
+		log_msg(LOG_ERROR, ev->run_id,
+			"recording %s failed: %s; "
+			"retrying every %d ms",
+			run_state_name(ev->state), err.msg, STORE_RETRY_MS);
 		end_retry_later(rs, ev);
 	}
 	if (r == 0) {
@@ -359,10 +366,14 @@ void runs_retry_ends(struct runs *rs, struct runs_pending_end *list)
 	while (list) {
 		struct runs_pending_end *p = list;
 		struct exec_event ev = {
-			.run_id = p->id, .state = p->state, .at = p->at,
+			.run_id = p->id,
+			.state = p->state,
+			.at = p->at,
 			.has_exit_code = p->has_exit_code,
-			.exit_code = p->exit_code, .reason = p->reason,
-			.has_usage = p->has_usage, .cpu_usec = p->cpu_usec,
+			.exit_code = p->exit_code,
+			.reason = p->reason,
+			.has_usage = p->has_usage,
+			.cpu_usec = p->cpu_usec,
 			.peak_memory = p->peak_memory,
 		};
 		struct rc_err err;
@@ -372,7 +383,8 @@ void runs_retry_ends(struct runs *rs, struct runs_pending_end *list)
 		if (r < 0) {
 			end_retry_later(rs, &ev);
 		} else if (r == 0) {
-			log_msg(LOG_INFO, p->id, "run ended: %s (recorded "
+			log_msg(LOG_INFO, p->id,
+				"run ended: %s (recorded "
 				"late, the store refused it before)",
 				run_state_name(p->state));
 			ended(rs, p->id);
@@ -415,15 +427,16 @@ void runs_finish_now(struct runs *rs, const char *id, enum run_state st,
 	memset(&upd, 0, sizeof(upd));
 	upd.finished_at = time_now_ms();
 	upd.reason = (char *)reason;
-	if (store_run_transition(rs->st, id, RUN_MASK_ACTIVE, st, &upd,
-				 &err) == 0)
+	if (store_run_transition(rs->st, id, RUN_MASK_ACTIVE, st, &upd, &err) ==
+	    0)
 		ended(rs, id);
 }
 
 /* Re-adopt every run the store says is active. */
 static int recover(struct runs *rs, struct rc_err *err)
 {
-	struct run_filter f = { .state = -1, .active_only = true,
+	struct run_filter f = { .state = -1,
+				.active_only = true,
 				.limit = 1000 };
 	struct run *list = NULL;
 	size_t n = 0;
@@ -485,7 +498,8 @@ static int recover(struct runs *rs, struct rc_err *err)
 				runs_queue_push(rs, runs_slot_new(r));
 		} else if (a < 0) {
 			char *why = xasprintf("cannot re-attach after "
-					      "restart: %s", aerr.msg);
+					      "restart: %s",
+					      aerr.msg);
 
 			runs_active_drop(rs, r->id);
 			runs_finish_now(rs, r->id, RUN_LOST, why);
@@ -511,8 +525,8 @@ int runs_open(const struct config *cfg, struct store *st, struct runs **out,
 	pthread_mutex_init(&rs->mu, NULL);
 	pthread_cond_init(&rs->cond, NULL);
 	for (size_t i = 0; i < 2; i++) {
-		char *dir = xasprintf("%s/%s", cfg->server.data_dir,
-				      subdirs[i]);
+		char *dir =
+			xasprintf("%s/%s", cfg->server.data_dir, subdirs[i]);
 		int r = mkdir_p(dir, 0700, err);
 
 		free(dir);
@@ -560,19 +574,24 @@ void runs_close(struct runs *rs)
 		 * record decides at the next start (recover). */
 		struct runs_pending_end *p = rs->ends;
 		struct exec_event ev = {
-			.run_id = p->id, .state = p->state, .at = p->at,
+			.run_id = p->id,
+			.state = p->state,
+			.at = p->at,
 			.has_exit_code = p->has_exit_code,
-			.exit_code = p->exit_code, .reason = p->reason,
-			.has_usage = p->has_usage, .cpu_usec = p->cpu_usec,
+			.exit_code = p->exit_code,
+			.reason = p->reason,
+			.has_usage = p->has_usage,
+			.cpu_usec = p->cpu_usec,
 			.peak_memory = p->peak_memory,
 		};
 		struct rc_err err;
 
 		rs->ends = p->next;
 		if (write_end(rs, &ev, &err) < 0)
-			log_msg(LOG_ERROR, p->id, "its end (%s) is not "
-				"recorded: %s", run_state_name(p->state),
-				err.msg);
+			log_msg(LOG_ERROR, p->id,
+				"its end (%s) is not "
+				"recorded: %s",
+				run_state_name(p->state), err.msg);
 		free(p->reason);
 		free(p);
 	}
@@ -709,16 +728,18 @@ static bool forks_at_open(const char *name)
 }
 
 /* Open (or check) the backend a reloaded config needs. */
-static int reload_backend(struct runs *rs, struct config *cfg,
-			  const char *name, struct rc_err *err)
+static int reload_backend(struct runs *rs, struct config *cfg, const char *name,
+			  struct rc_err *err)
 {
 	if (runs_find_backend(rs, name))
 		return 0;
 	if (forks_at_open(name))
-		return rc_err_set(err, EINVAL, "executor %s was not in use at "
+		return rc_err_set(err, EINVAL,
+				  "executor %s was not in use at "
 				  "start-up and cannot be added while the "
 				  "service runs; restart the service to use "
-				  "it", name);
+				  "it",
+				  name);
 	return open_backend(rs, cfg, name, err);
 }
 
@@ -728,17 +749,19 @@ int runs_reload(struct runs *rs, struct config *cfg, struct rc_err *err)
 
 	if (strcmp(o->data_dir, n->data_dir) ||
 	    strcmp(o->store_url, n->store_url))
-		return rc_err_set(err, EINVAL, "server.data_dir and "
+		return rc_err_set(err, EINVAL,
+				  "server.data_dir and "
 				  "server.store cannot change while the "
 				  "service runs; restart the service to "
 				  "change them");
-	if (reload_backend(rs, cfg, resolve_executor_name(n->executor),
-			   err) < 0)
+	if (reload_backend(rs, cfg, resolve_executor_name(n->executor), err) <
+	    0)
 		return -1;
 	for (size_t i = 0; i < cfg->n_autos; i++)
 		for (char **sn = cfg->autos[i].secrets; sn && *sn; sn++)
 			if (!secrets_get(rs->secrets, *sn))
-				return rc_err_set(err, EINVAL, "automation "
+				return rc_err_set(err, EINVAL,
+						  "automation "
 						  "\"%s\" names secret %s, "
 						  "which was not loaded at "
 						  "start-up; restart the "
@@ -751,8 +774,7 @@ int runs_reload(struct runs *rs, struct config *cfg, struct rc_err *err)
 			return rc_err_wrap(err, "automation \"%s\"",
 					   cfg->autos[i].id);
 	pthread_mutex_lock(&rs->mu);
-	rs->owned = xrealloc(rs->owned, (rs->n_owned + 1) *
-						sizeof(*rs->owned));
+	rs->owned = xrealloc(rs->owned, (rs->n_owned + 1) * sizeof(*rs->owned));
 	rs->owned[rs->n_owned++] = cfg;
 	atomic_store(&rs->cur, cfg);
 	pthread_cond_broadcast(&rs->cond); /* limits may have changed */

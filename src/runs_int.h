@@ -38,12 +38,12 @@ struct runs_slot {
 	char id[RUN_ID_LEN + 1];
 	char *automation;
 	char *user;
-	json_t *params;          /* normalized parameters (own reference) */
-	int64_t not_before;      /* ms since epoch; 0 = at once */
-	struct executor *ex;     /* NULL until start_one picks it */
+	json_t *params;	     /* normalized parameters (own reference) */
+	int64_t not_before;  /* ms since epoch; 0 = at once */
+	struct executor *ex; /* NULL until start_one picks it */
 	char *handle;
-	bool started;            /* start() returned */
-	bool stop_pending;       /* stop asked before start() returned */
+	bool started;	   /* start() returned */
+	bool stop_pending; /* stop asked before start() returned */
 	struct runs_slot *next;
 };
 
@@ -77,29 +77,29 @@ struct runs_listener {
 #define RUNS_STARTERS 4
 
 struct runs {
-	const struct config *cfg0;       /* the first; data_dir comes from it */
+	const struct config *cfg0; /* the first; data_dir comes from it */
 	_Atomic(const struct config *) cur;
-	struct config **owned;           /* reloaded configs, freed at close */
+	struct config **owned; /* reloaded configs, freed at close */
 	size_t n_owned;
 	struct store *st;
-	const struct secrets *secrets;   /* borrowed, may be NULL */
+	const struct secrets *secrets; /* borrowed, may be NULL */
 
-	pthread_mutex_t be_mu;           /* guards backends */
+	pthread_mutex_t be_mu; /* guards backends */
 	struct runs_backend backends[MAX_BACKENDS];
 	size_t n_backends;
 
 	pthread_mutex_t mu;
-	pthread_cond_t cond;     /* queue, limits or active set changed */
+	pthread_cond_t cond; /* queue, limits or active set changed */
 	struct runs_slot *queue_head, *queue_tail;
 	struct runs_slot *active;
 	int n_queued, n_active;
-	int n_reserved;          /* submissions between check and insert */
+	int n_reserved; /* submissions between check and insert */
 	bool stopping;
-	bool paused;             /* --drain: start nothing more */
-	int n_threads;                   /* starter threads running */
+	bool paused;   /* --drain: start nothing more */
+	int n_threads; /* starter threads running */
 	pthread_t threads[RUNS_STARTERS];
 	struct runs_pending_end *ends; /* ends to write again (mu) */
-	int64_t ends_at;         /* when to try them next */
+	int64_t ends_at;	       /* when to try them next */
 
 	struct runs_listener listeners[8];
 	int n_listeners;

@@ -150,15 +150,14 @@ static bool may_start(struct runs *rs, const struct config *cfg,
 	for (const struct runs_slot *t = rs->active; t; t = t->next) {
 		if (!strcmp(t->automation, s->automation)) {
 			n_auto++;
-			if (key && same_key(kv, json_object_get(t->params,
-								key)))
+			if (key &&
+			    same_key(kv, json_object_get(t->params, key)))
 				n_key++;
 		}
 		if (!strcmp(t->user, s->user))
 			n_user++;
 	}
-	if (a && a->concurrency > 0 &&
-	    (key ? n_key : n_auto) >= a->concurrency)
+	if (a && a->concurrency > 0 && (key ? n_key : n_auto) >= a->concurrency)
 		return false;
 	return umax <= 0 || n_user < umax;
 }
@@ -420,8 +419,10 @@ int runs_start(struct runs *rs, struct rc_err *err)
 				       rs);
 
 		if (e)
-			return rc_err_set(err, e, "cannot start the scheduler: "
-					  "%s", strerror(e));
+			return rc_err_set(err, e,
+					  "cannot start the scheduler: "
+					  "%s",
+					  strerror(e));
 		rs->n_threads++;
 	}
 	return 0;

@@ -28,7 +28,7 @@
 
 struct entry {
 	const struct automation *a;
-	int64_t next;            /* seconds; 0 = none (never fires again) */
+	int64_t next; /* seconds; 0 = none (never fires again) */
 };
 
 struct sched {
@@ -37,7 +37,7 @@ struct sched {
 	const struct config *cfg; /* the one entries were built from */
 	struct entry *entries;
 	size_t n_entries;
-	int64_t checked;         /* ticks up to here (seconds) are handled */
+	int64_t checked; /* ticks up to here (seconds) are handled */
 
 	pthread_mutex_t mu;
 	pthread_cond_t cond;
@@ -52,8 +52,8 @@ static void offset_read(void)
 {
 	const char *v = getenv("RUNCELL_TEST_CLOCK_OFFSET_MS");
 
-	if (v && parse_int64(v, -(int64_t)1e13, (int64_t)1e13,
-			     &clock_offset_ms) < 0)
+	if (v &&
+	    parse_int64(v, -(int64_t)1e13, (int64_t)1e13, &clock_offset_ms) < 0)
 		clock_offset_ms = 0;
 }
 
@@ -78,13 +78,16 @@ static void fire(struct sched *s, const struct automation *a, int64_t t,
 	time_rfc3339(t * 1000, when);
 	c = store_tick_claim(s->st, a->id, t * 1000, &err);
 	if (c == 1) {
-		log_msg(LOG_DEBUG, NULL, "schedule of %s: tick %s was already "
-			"run", a->id, when);
+		log_msg(LOG_DEBUG, NULL,
+			"schedule of %s: tick %s was already "
+			"run",
+			a->id, when);
 		return;
 	}
 	if (c < 0) {
 		log_error("schedule of %s: cannot claim tick %s, not "
-			  "running it: %s", a->id, when, err.msg);
+			  "running it: %s",
+			  a->id, when, err.msg);
 		return;
 	}
 	if (runs_submit(s->rs, a->id, a->schedule->parameters, SCHED_USER,
@@ -120,8 +123,7 @@ static int64_t next_after(const struct automation *a, int64_t now)
 }
 
 /* At start-up: run the latest tick missed since the last claimed one. */
-static void catch_up(struct sched *s, const struct automation *a,
-		     int64_t now)
+static void catch_up(struct sched *s, const struct automation *a, int64_t now)
 {
 	struct rc_err err;
 	int64_t last, missed;
@@ -135,8 +137,8 @@ static void catch_up(struct sched *s, const struct automation *a,
 			  err.msg);
 	if (r != 0)
 		return;
-	r = cron_last_in(a->schedule->expr, a->schedule->tz,
-			 last / 1000, now, &missed, &err);
+	r = cron_last_in(a->schedule->expr, a->schedule->tz, last / 1000, now,
+			 &missed, &err);
 	if (r == 0)
 		fire(s, a, missed, true);
 }
@@ -282,15 +284,14 @@ json_t *sched_list_json(const struct config *cfg, struct store *st)
 		if (store_tick_last(st, a->id, &last, &err) != 0)
 			last = 0;
 		json_array_append_new(
-			arr,
-			json_pack("{s:s, s:s, s:s, s:b, s:O?, s:o, s:o}",
-				  "automation", a->id, "cron",
-				  a->schedule->cron, "timezone",
-				  a->schedule->timezone, "catch_up",
-				  a->schedule->catch_up, "parameters",
-				  a->schedule->parameters, "next_fire_at",
-				  json_time(next * 1000), "last_fire_at",
-				  json_time(last)));
+			arr, json_pack("{s:s, s:s, s:s, s:b, s:O?, s:o, s:o}",
+				       "automation", a->id, "cron",
+				       a->schedule->cron, "timezone",
+				       a->schedule->timezone, "catch_up",
+				       a->schedule->catch_up, "parameters",
+				       a->schedule->parameters, "next_fire_at",
+				       json_time(next * 1000), "last_fire_at",
+				       json_time(last)));
 	}
 	return arr;
 }

@@ -29,10 +29,10 @@ struct secret {
 };
 
 struct secrets {
-	struct secret *v;        /* sorted by value length, longest first */
+	struct secret *v; /* sorted by value length, longest first */
 	size_t n;
-	size_t max_len;          /* of the masked values */
-	bool first[256];         /* first bytes of masked values */
+	size_t max_len;	 /* of the masked values */
+	bool first[256]; /* first bytes of masked values */
 };
 
 static struct secret *find(const struct secrets *s, const char *name)
@@ -82,8 +82,10 @@ static int parse_file(const char *path, char *text, struct secrets *file,
 			p += 7;
 		eq = strchr(p, '=');
 		if (!eq || eq == p)
-			return rc_err_set(err, EINVAL, "%s:%d: expected "
-					  "NAME=VALUE", path, line);
+			return rc_err_set(err, EINVAL,
+					  "%s:%d: expected "
+					  "NAME=VALUE",
+					  path, line);
 		*eq = '\0';
 		v = eq + 1;
 		vl = strlen(v);
@@ -97,8 +99,7 @@ static int parse_file(const char *path, char *text, struct secrets *file,
 	return 0;
 }
 
-static int load_file(const char *path, struct secrets *file,
-		     struct rc_err *err)
+static int load_file(const char *path, struct secrets *file, struct rc_err *err)
 {
 	struct stat st;
 	char *text = NULL;
@@ -109,9 +110,10 @@ static int load_file(const char *path, struct secrets *file,
 		return rc_err_set(err, errno, "secrets file %s: %s", path,
 				  strerror(errno));
 	if (st.st_mode & 077)
-		return rc_err_set(err, EACCES, "secrets file %s is readable by "
-				  "others (mode %03o): chmod 600 it", path,
-				  (unsigned)(st.st_mode & 0777));
+		return rc_err_set(err, EACCES,
+				  "secrets file %s is readable by "
+				  "others (mode %03o): chmod 600 it",
+				  path, (unsigned)(st.st_mode & 0777));
 	if (read_file(path, SECRETS_FILE_MAX, &text, &len, err) < 0)
 		goto out;
 	ret = parse_file(path, text, file, err);
@@ -162,11 +164,12 @@ int secrets_load(const struct config *cfg, struct secrets **out,
 			if (find(s, *n))
 				continue;
 			if (!v) {
-				rc_err_set(err, EINVAL,
-					   "automation \"%s\" needs secret %s: "
-					   "put %s=VALUE in server.secrets_file "
-					   "or in the service's environment",
-					   a->id, *n, *n);
+				rc_err_set(
+					err, EINVAL,
+					"automation \"%s\" needs secret %s: "
+					"put %s=VALUE in server.secrets_file "
+					"or in the service's environment",
+					a->id, *n, *n);
 				goto out;
 			}
 			add(s, *n, v);

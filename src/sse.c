@@ -42,14 +42,14 @@ struct run_stream {
 	struct app *app;
 	struct events_tail *tail;
 	char id[RUN_ID_LEN + 1];
-	int64_t offset;          /* next log byte to send */
-	int64_t final_size;      /* log size once the run ended, else -1 */
-	uint64_t seq;            /* last state change seen */
+	int64_t offset;	    /* next log byte to send */
+	int64_t final_size; /* log size once the run ended, else -1 */
+	uint64_t seq;	    /* last state change seen */
 	bool terminal;
 	bool ended;
-	struct buf out;          /* formatted, not yet handed to MHD */
+	struct buf out; /* formatted, not yet handed to MHD */
 	size_t out_pos;
-	char *chunk;             /* SSE_READ_MAX bytes */
+	char *chunk; /* SSE_READ_MAX bytes */
 };
 
 struct all_stream {
@@ -214,8 +214,7 @@ static bool take_log(struct run_stream *s, int64_t *need)
 		return false;
 	}
 	s->offset += (int64_t)used;
-	put_log(&s->out, masked.data ? masked.data : "", masked.len,
-		s->offset);
+	put_log(&s->out, masked.data ? masked.data : "", masked.len, s->offset);
 	buf_free(&masked);
 	return true;
 }
@@ -296,7 +295,8 @@ static int resume_offset(struct http_req *req, int64_t *out)
 	if (parse_int64(v, 0, INT64_MAX, out) < 0) {
 		http_error(req, 400, "bad_request",
 			   "Last-Event-ID (or offset) must be a byte offset "
-			   "from an earlier log event, not \"%.40s\"", v);
+			   "from an earlier log event, not \"%.40s\"",
+			   v);
 		return -1;
 	}
 	return 0;

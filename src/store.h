@@ -32,38 +32,38 @@ enum run_state {
 #define RUN_ID_LEN 17 /* "r" + 16 hex characters */
 
 struct run {
-	int64_t seq;             /* store order; the paging cursor */
+	int64_t seq; /* store order; the paging cursor */
 	char id[RUN_ID_LEN + 1];
 	char *automation;
 	char *user;
-	char *parameters;        /* JSON object text, normalized */
-	char *argv;              /* JSON array text */
+	char *parameters; /* JSON object text, normalized */
+	char *argv;	  /* JSON array text */
 	char *executor;
-	char *handle;            /* executor's handle, NULL until started */
+	char *handle; /* executor's handle, NULL until started */
 	enum run_state state;
 	bool has_exit_code;
 	int exit_code;
-	char *reason;            /* why it ended as it did, or NULL */
-	int64_t created_at;      /* ms since epoch; 0 = not yet */
+	char *reason;	    /* why it ended as it did, or NULL */
+	int64_t created_at; /* ms since epoch; 0 = not yet */
 	int64_t started_at;
 	int64_t finished_at;
 	bool has_usage;
-	int64_t cpu_usec;        /* CPU time used by the run */
-	int64_t peak_memory;     /* bytes */
+	int64_t cpu_usec;    /* CPU time used by the run */
+	int64_t peak_memory; /* bytes */
 	bool stop_requested;
-	int attempt;             /* 1 for a first try, n for the nth */
+	int attempt;		       /* 1 for a first try, n for the nth */
 	char retry_of[RUN_ID_LEN + 1]; /* the first try's id, "" if none */
-	int64_t not_before;      /* ms; a queued run waits until then (0) */
+	int64_t not_before; /* ms; a queued run waits until then (0) */
 };
 
 /* Filter for store_run_list; NULL/0 fields do not filter. */
 struct run_filter {
 	const char *automation;
 	const char *user;
-	int state;               /* -1 = any */
-	bool active_only;        /* queued, starting, running */
-	int64_t before_seq;      /* 0 = from the newest */
-	int limit;               /* 1..1000 */
+	int state;	    /* -1 = any */
+	bool active_only;   /* queued, starting, running */
+	int64_t before_seq; /* 0 = from the newest */
+	int limit;	    /* 1..1000 */
 };
 
 enum role { ROLE_VIEWER, ROLE_OPERATOR, ROLE_ADMIN };
@@ -78,7 +78,7 @@ struct user {
 struct token_info {
 	int64_t id;
 	char *user;
-	enum role role;          /* the user's role */
+	enum role role; /* the user's role */
 	char *label;
 	int64_t created_at;
 	int64_t last_used_at;
@@ -89,9 +89,9 @@ struct audit_entry {
 	int64_t id;
 	int64_t at;
 	char *actor;
-	char *action;            /* "run.start", "run.stop", "token.create" ... */
+	char *action; /* "run.start", "run.stop", "token.create" ... */
 	char *target;
-	char *detail;            /* JSON text or NULL */
+	char *detail; /* JSON text or NULL */
 };
 
 struct store;
@@ -172,8 +172,8 @@ int store_user_set_disabled(struct store *s, const char *name, bool disabled,
 /* A user's web sign-in password, as the argon2id string that
  * crypto_pwhash_str made (never the password itself); NULL clears it.
  * 0 done, 1 no such user, -1 error. */
-int store_user_set_password(struct store *s, const char *name,
-			    const char *hash, struct rc_err *err);
+int store_user_set_password(struct store *s, const char *name, const char *hash,
+			    struct rc_err *err);
 /* Read it back: *hash is the caller's to free, NULL when the user has no
  * password.  0 found, 1 no such user, -1 error. */
 int store_user_get_password(struct store *s, const char *name, char **hash,
@@ -185,8 +185,8 @@ int store_token_create(struct store *s, const char *user, const char *label,
 		       char **token_out, int64_t *id_out, struct rc_err *err);
 /* Look up a presented token.  0 and *ti filled if valid (not revoked,
  * user not disabled), 1 if unknown, -1 on error. */
-int store_token_check(struct store *s, const char *token,
-		      struct token_info *ti, struct rc_err *err);
+int store_token_check(struct store *s, const char *token, struct token_info *ti,
+		      struct rc_err *err);
 /* 0 revoked, 1 no such token. */
 int store_token_revoke(struct store *s, int64_t id, struct rc_err *err);
 int store_token_list(struct store *s, struct token_info **out, size_t *n,
@@ -211,20 +211,20 @@ void store_audit_free(struct audit_entry *a, size_t n);
  * claimer ever wins, across restarts and replicas: 0 claimed (the caller
  * starts the run), 1 already claimed, -1 error.
  */
-int store_tick_claim(struct store *s, const char *automation,
-		     int64_t fire_time, struct rc_err *err);
+int store_tick_claim(struct store *s, const char *automation, int64_t fire_time,
+		     struct rc_err *err);
 
 /* Record what came of a claimed tick: the run it started, or the error
  * that kept it from starting (either may be NULL).  0 done, 1 no such
  * tick, -1 error. */
 int store_tick_finish(struct store *s, const char *automation,
-		      int64_t fire_time, const char *run_id,
-		      const char *error, struct rc_err *err);
+		      int64_t fire_time, const char *run_id, const char *error,
+		      struct rc_err *err);
 
 /* The latest claimed fire time of automation into *fire_time: 0 found,
  * 1 never claimed, -1 error. */
-int store_tick_last(struct store *s, const char *automation,
-		    int64_t *fire_time, struct rc_err *err);
+int store_tick_last(struct store *s, const char *automation, int64_t *fire_time,
+		    struct rc_err *err);
 
 /* --- notifications --- */
 
@@ -234,19 +234,18 @@ struct notification {
 	int64_t id;
 	char *run_id;
 	char *url;
-	char *status;            /* "pending", "delivered" or "failed" */
+	char *status; /* "pending", "delivered" or "failed" */
 	int attempts;
-	char *last_error;        /* NULL when the last attempt worked */
+	char *last_error; /* NULL when the last attempt worked */
 	int64_t created_at;
-	int64_t updated_at;      /* 0 = never attempted */
-	int64_t delivered_at;    /* 0 = not delivered */
+	int64_t updated_at;   /* 0 = never attempted */
+	int64_t delivered_at; /* 0 = not delivered */
 };
 
 /* Record a pending notification of run_id to url; *id_out receives its
  * id.  (run_id, url) is unique: 0 added, 1 it exists already, -1 error. */
-int store_notification_add(struct store *s, const char *run_id,
-			   const char *url, int64_t *id_out,
-			   struct rc_err *err);
+int store_notification_add(struct store *s, const char *run_id, const char *url,
+			   int64_t *id_out, struct rc_err *err);
 
 /* Write nt's status, attempts, last_error and delivered_at (by nt->id).
  * 0 done, 1 no such notification, -1 error. */
@@ -269,7 +268,7 @@ const char *run_state_name(enum run_state st);
 int run_state_parse(const char *name);
 bool run_state_terminal(enum run_state st);
 const char *role_name(enum role r);
-int role_parse(const char *name);   /* -1 if unknown */
+int role_parse(const char *name); /* -1 if unknown */
 
 #define RUN_MASK(st) (1u << (st))
 #define RUN_MASK_ACTIVE \

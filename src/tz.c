@@ -24,20 +24,20 @@
 
 /* One end of a DST period in a POSIX TZ rule. */
 struct tz_rule_date {
-	char kind;               /* 'J' Julian 1..365 without Feb 29, 'N' 0..365, 'M' */
-	int n;                   /* day for J and N */
-	int m, w, d;             /* month, week 1..5 (5 = last), weekday 0..6 */
-	int32_t time;            /* seconds after local midnight, may be < 0 */
+	char kind;    /* 'J' Julian 1..365 without Feb 29, 'N' 0..365, 'M' */
+	int n;	      /* day for J and N */
+	int m, w, d;  /* month, week 1..5 (5 = last), weekday 0..6 */
+	int32_t time; /* seconds after local midnight, may be < 0 */
 };
 
 struct tz {
 	char *name;
-	int64_t *trans;          /* transition instants, ascending */
-	uint8_t *trans_type;     /* index into utoff per transition */
+	int64_t *trans;	     /* transition instants, ascending */
+	uint8_t *trans_type; /* index into utoff per transition */
 	size_t n_trans;
-	int32_t *utoff;          /* per local time type, seconds east */
+	int32_t *utoff; /* per local time type, seconds east */
 	size_t n_types;
-	bool has_rule;           /* a POSIX footer applies after the table */
+	bool has_rule; /* a POSIX footer applies after the table */
 	int32_t std_off, dst_off;
 	bool has_dst;
 	struct tz_rule_date start, end;
@@ -223,8 +223,8 @@ static int parse_posix_tz(struct tz *tz, const char *s)
 		tz->end = (struct tz_rule_date){ 'M', 0, 11, 1, 0, 7200 };
 		return 0;
 	}
-	if (*s++ != ',' || parse_rule_date(&s, &tz->start) < 0 ||
-	    *s++ != ',' || parse_rule_date(&s, &tz->end) < 0 || *s)
+	if (*s++ != ',' || parse_rule_date(&s, &tz->start) < 0 || *s++ != ',' ||
+	    parse_rule_date(&s, &tz->end) < 0 || *s)
 		return -1;
 	return 0;
 }
@@ -332,8 +332,7 @@ struct tzif_counts {
 	uint32_t isut, isstd, leap, time, type, chars;
 };
 
-static bool read_header(struct reader *r, char *version,
-			struct tzif_counts *c)
+static bool read_header(struct reader *r, char *version, struct tzif_counts *c)
 {
 	const unsigned char *h;
 
@@ -351,8 +350,8 @@ static bool read_header(struct reader *r, char *version,
 }
 
 /* Read one data block (tsize 4 for v1, 8 for v2+) into tz. */
-static bool read_block(struct reader *r, const struct tzif_counts *c,
-		       int tsize, struct tz *tz)
+static bool read_block(struct reader *r, const struct tzif_counts *c, int tsize,
+		       struct tz *tz)
 {
 	const unsigned char *times, *idx, *types, *skip;
 
@@ -398,8 +397,10 @@ static int parse_tzif(struct tz *tz, const unsigned char *data, size_t len)
 	if (version == '\0')
 		return read_block(&r, &c, 4, tz) ? 0 : -1;
 	/* Version 2+: skip the 32-bit block, read the 64-bit one. */
-	if (!take(&r, (size_t)c.time * 5 + (size_t)c.type * 6 + c.chars +
-			      (size_t)c.leap * 8 + c.isstd + c.isut, &nl) ||
+	if (!take(&r,
+		  (size_t)c.time * 5 + (size_t)c.type * 6 + c.chars +
+			  (size_t)c.leap * 8 + c.isstd + c.isut,
+		  &nl) ||
 	    !read_header(&r, &version, &c) || !read_block(&r, &c, 8, tz))
 		return -1;
 	if (r.p >= r.end || *r.p != '\n')
@@ -441,9 +442,11 @@ int tz_load(const char *name, struct tz **out, struct rc_err *err)
 
 	*out = NULL;
 	if (!name || !valid_zone_name(name)) {
-		rc_err_set(err, EINVAL, "time zone \"%s\" is not a tz database "
+		rc_err_set(err, EINVAL,
+			   "time zone \"%s\" is not a tz database "
 			   "name; use one like UTC, Europe/Berlin or "
-			   "America/New_York", name ? name : "");
+			   "America/New_York",
+			   name ? name : "");
 		goto out;
 	}
 	tz = xcalloc(1, sizeof(*tz));
@@ -455,14 +458,18 @@ int tz_load(const char *name, struct tz **out, struct rc_err *err)
 			tz->n_types = 1;
 			goto done;
 		}
-		rc_err_set(err, ENOENT, "unknown time zone \"%s\" (%s not "
+		rc_err_set(err, ENOENT,
+			   "unknown time zone \"%s\" (%s not "
 			   "readable); use a tz database name such as "
-			   "Europe/Berlin", name, path);
+			   "Europe/Berlin",
+			   name, path);
 		goto out;
 	}
 	if (parse_tzif(tz, (const unsigned char *)data, len) < 0) {
-		rc_err_set(err, EINVAL, "time zone file %s is damaged or not "
-			   "a TZif file; reinstall tzdata", path);
+		rc_err_set(err, EINVAL,
+			   "time zone file %s is damaged or not "
+			   "a TZif file; reinstall tzdata",
+			   path);
 		goto out;
 	}
 done:

@@ -534,7 +534,8 @@ void rm_rf(const char *path)
 		while ((de = readdir(d))) {
 			char *child;
 
-			if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			if (!strcmp(de->d_name, ".") ||
+			    !strcmp(de->d_name, ".."))
 				continue;
 			child = xasprintf("%s/%s", path, de->d_name);
 			rm_rf(child);

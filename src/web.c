@@ -62,7 +62,8 @@ static const char ui_csp[] =
 
 /* --- passwords --- */
 
-static int hash_locked(struct web *w, const char *pw, char out[crypto_pwhash_STRBYTES])
+static int hash_locked(struct web *w, const char *pw,
+		       char out[crypto_pwhash_STRBYTES])
 {
 	int r;
 
@@ -84,13 +85,17 @@ int web_password_hash(const char *password, char **out, struct rc_err *err)
 	if (sodium_init() < 0)
 		return rc_err_set(err, EIO, "libsodium cannot start");
 	if (strlen(password) < WEB_PASSWORD_MIN)
-		return rc_err_field(err, "password", "a password needs at "
-				    "least %d characters", WEB_PASSWORD_MIN);
+		return rc_err_field(err, "password",
+				    "a password needs at "
+				    "least %d characters",
+				    WEB_PASSWORD_MIN);
 	if (strlen(password) > 1024)
-		return rc_err_field(err, "password", "a password may have at "
+		return rc_err_field(err, "password",
+				    "a password may have at "
 				    "most 1024 characters");
 	if (hash_locked(NULL, password, h) != 0)
-		return rc_err_set(err, ENOMEM, "hashing the password failed "
+		return rc_err_set(err, ENOMEM,
+				  "hashing the password failed "
 				  "(out of memory?)");
 	*out = xstrdup(h);
 	return 0;
@@ -124,7 +129,8 @@ int web_open(struct app *app, struct web **out, struct rc_err *err)
 	random_hex(pw, 16);
 	if (hash_locked(NULL, pw, h) != 0) {
 		web_close(w);
-		return rc_err_set(err, ENOMEM, "preparing password checks "
+		return rc_err_set(err, ENOMEM,
+				  "preparing password checks "
 				  "failed (out of memory?)");
 	}
 	w->dummy_hash = xstrdup(h);
@@ -192,8 +198,7 @@ static void sessions_prune(struct web *w, int64_t now)
 }
 
 /* The live session with this id (mu held), or NULL. */
-static struct session *session_find(struct web *w, const char *id,
-				    int64_t now)
+static struct session *session_find(struct web *w, const char *id, int64_t now)
 {
 	if (!id || strlen(id) != 2 * ID_BYTES)
 		return NULL;
@@ -315,9 +320,9 @@ void web_h_login(struct http_req *req)
 			   "give \"username\" and \"password\"");
 		goto out;
 	}
-	g = strlen(name) > 64 ? 1 :
-				store_user_get_password(req->app->store, name,
-							&hash, &err);
+	g = strlen(name) > 64 ?
+		    1 :
+		    store_user_get_password(req->app->store, name, &hash, &err);
 	if (g < 0) {
 		http_error(req, 500, "internal", "%s", err.msg);
 		goto out;
@@ -485,10 +490,10 @@ void web_h_user_password(struct http_req *req)
 	}
 	sessions_drop_user(req->app->web, name,
 			   self ? session_cookie(req) : NULL);
-	store_audit_add(req->app->store, req->user, "user.password", name,
-			NULL, &err);
-	http_json(req, 200, json_pack("{s:s, s:b}", "name", name,
-				      "password_set", 1));
+	store_audit_add(req->app->store, req->user, "user.password", name, NULL,
+			&err);
+	http_json(req, 200,
+		  json_pack("{s:s, s:b}", "name", name, "password_set", 1));
 out:
 	free(hash);
 	free(old);
@@ -526,8 +531,9 @@ void web_h_user_disable(struct http_req *req)
 	store_audit_add(req->app->store, req->user,
 			json_is_true(d) ? "user.disable" : "user.enable", name,
 			NULL, &err);
-	http_json(req, 200, json_pack("{s:s, s:b}", "name", name, "disabled",
-				      json_is_true(d)));
+	http_json(req, 200,
+		  json_pack("{s:s, s:b}", "name", name, "disabled",
+			    json_is_true(d)));
 out:
 	json_decref(body);
 }
@@ -556,9 +562,12 @@ static const char *content_type(const char *name)
 static void serve_file(struct http_req *req, const char *name)
 {
 	static const char *const headers[] = {
-		"Content-Security-Policy", ui_csp,
-		"X-Frame-Options", "DENY",
-		"Referrer-Policy", "no-referrer",
+		"Content-Security-Policy",
+		ui_csp,
+		"X-Frame-Options",
+		"DENY",
+		"Referrer-Policy",
+		"no-referrer",
 		NULL,
 	};
 
@@ -700,8 +709,10 @@ int web_user_cmd(int argc, char **argv)
 		if (r < 0)
 			goto fail;
 		if (r == 1) {
-			fprintf(stderr, "runcell: no user \"%s\" (create it "
-					"with `runcell user add`)\n", name);
+			fprintf(stderr,
+				"runcell: no user \"%s\" (create it "
+				"with `runcell user add`)\n",
+				name);
 			goto out;
 		}
 		store_user_clear(&u);
@@ -716,11 +727,11 @@ int web_user_cmd(int argc, char **argv)
 		goto fail;
 	if (store_user_set_password(st, name, hash, &err) != 0)
 		goto fail;
-	store_audit_add(st, "cli", !strcmp(sub, "add") ? "user.add" :
-							 "user.password",
+	store_audit_add(st, "cli",
+			!strcmp(sub, "add") ? "user.add" : "user.password",
 			name, NULL, &err);
-	printf("%s %s\n", !strcmp(sub, "add") ? "added user" :
-						"set the password of",
+	printf("%s %s\n",
+	       !strcmp(sub, "add") ? "added user" : "set the password of",
 	       name);
 	rc = 0;
 	goto out;

@@ -66,12 +66,12 @@ static int body_params(struct http_req *req, json_t **body, json_t **params)
 	*body = http_body_json(req);
 	if (!*body)
 		return -1;
-	json_object_foreach(*body, key, v)
-	{
+	json_object_foreach(*body, key, v) {
 		if (strcmp(key, "parameters") != 0) {
 			http_error(req, 422, "invalid",
 				   "unknown field \"%s\": a webhook body is "
-				   "{\"parameters\": {...}} or empty", key);
+				   "{\"parameters\": {...}} or empty",
+				   key);
 			return -1;
 		}
 		if (!json_is_null(v))
@@ -94,7 +94,8 @@ void webhook_handle(struct http_req *req)
 	free(req->user);
 	req->user = xstrdup(WEBHOOK_USER);
 	if (!a || !a->webhook_secret_env) {
-		http_error(req, 404, "not_found", "no webhook for automation "
+		http_error(req, 404, "not_found",
+			   "no webhook for automation "
 			   "\"%.64s\": an automation takes webhooks when it "
 			   "declares webhook: {secret_env: NAME}",
 			   req->params[0]);
@@ -103,14 +104,18 @@ void webhook_handle(struct http_req *req)
 	secret = getenv(a->webhook_secret_env);
 	if (!secret || !*secret) {
 		log_error("webhook of %s: %s is not set in the service's "
-			  "environment", a->id, a->webhook_secret_env);
-		http_error(req, 503, "unavailable", "the webhook of \"%s\" is "
+			  "environment",
+			  a->id, a->webhook_secret_env);
+		http_error(req, 503, "unavailable",
+			   "the webhook of \"%s\" is "
 			   "not configured on the server: its secret "
-			   "variable is not set; ask the operator", a->id);
+			   "variable is not set; ask the operator",
+			   a->id);
 		return;
 	}
 	if (sodium_init() < 0) {
-		http_error(req, 500, "internal", "libsodium failed to "
+		http_error(req, 500, "internal",
+			   "libsodium failed to "
 			   "initialize");
 		return;
 	}
@@ -118,8 +123,9 @@ void webhook_handle(struct http_req *req)
 	if (!sig || !signature_ok(sig, secret, &req->body)) {
 		log_warn("webhook of %s: refused a request with %s signature",
 			 a->id, sig ? "a wrong" : "no");
-		http_error(req, 401, "unauthenticated", "%s; send "
-			   SIG_HEADER ": " SIG_PREFIX "<hex HMAC-SHA256 of "
+		http_error(req, 401, "unauthenticated",
+			   "%s; send " SIG_HEADER ": " SIG_PREFIX
+			   "<hex HMAC-SHA256 of "
 			   "the exact body, keyed with the shared secret>",
 			   sig ? "the signature does not match the body" :
 				 "the request is not signed");

@@ -44,7 +44,7 @@ struct aws_client {
 	int64_t retry_base_ms;
 	int64_t retry_max_ms;
 
-	pthread_mutex_t lock;  /* creds and src */
+	pthread_mutex_t lock; /* creds and src */
 	struct aws_creds creds;
 	struct aws_creds_source src;
 
@@ -130,16 +130,17 @@ int aws_client_new(const struct aws_client_opts *o, struct aws_client **out,
 	c = xcalloc(1, sizeof(*c));
 	c->region = xstrdup(o->region);
 	c->ecs_url = endpoint_url(o->ecs_endpoint, "ecs", o->region);
-	c->logs_url = endpoint_url(o->logs_endpoint ? o->logs_endpoint
-						    : o->ecs_endpoint,
+	c->logs_url = endpoint_url(o->logs_endpoint ? o->logs_endpoint :
+						      o->ecs_endpoint,
 				   "logs", o->region);
 	c->ecs_sigv4 = xasprintf("aws:amz:%s:ecs", o->region);
 	c->logs_sigv4 = xasprintf("aws:amz:%s:logs", o->region);
-	c->connect_timeout_ms =
-		(long)(o->connect_timeout_ms > 0 ? o->connect_timeout_ms : 5000);
-	c->request_timeout_ms =
-		(long)(o->request_timeout_ms > 0 ? o->request_timeout_ms
-						 : 30000);
+	c->connect_timeout_ms = (long)(o->connect_timeout_ms > 0 ?
+					       o->connect_timeout_ms :
+					       5000);
+	c->request_timeout_ms = (long)(o->request_timeout_ms > 0 ?
+					       o->request_timeout_ms :
+					       30000);
 	c->max_attempts = o->max_attempts > 0 ? o->max_attempts : 5;
 	c->retry_base_ms = o->retry_base_ms > 0 ? o->retry_base_ms : 100;
 	c->retry_max_ms = o->retry_max_ms > 0 ? o->retry_max_ms : 5000;
@@ -239,7 +240,8 @@ static int64_t backoff_ms(const struct aws_client *c, int attempt)
 	if (ceil > c->retry_max_ms)
 		ceil = c->retry_max_ms;
 	/* Never less than a fifth of the ceiling, so a retry is not instant. */
-	return ceil / 5 + (int64_t)(rand_r(&seed) % (unsigned)(ceil - ceil / 5 + 1));
+	return ceil / 5 +
+	       (int64_t)(rand_r(&seed) % (unsigned)(ceil - ceil / 5 + 1));
 }
 
 /* Copy the current credentials, fetching new ones first when temporary
@@ -258,7 +260,8 @@ static int creds_get(struct aws_client *c, bool force, struct aws_creds *out,
 		struct rc_err e2 = { 0 };
 
 		if (aws_creds_fetch(&c->src, &c->creds, &e2) < 0) {
-			if (!c->creds.expires_ms || now >= c->creds.expires_ms) {
+			if (!c->creds.expires_ms ||
+			    now >= c->creds.expires_ms) {
 				*err = e2;
 				ret = rc_err_wrap(err, "refreshing AWS "
 						       "credentials");
@@ -387,19 +390,33 @@ static bool code_is(const char *code, const char *const *list)
 }
 
 static const char *const throttle_codes[] = {
-	"ThrottlingException", "Throttling", "ThrottledException",
-	"TooManyRequestsException", "RequestLimitExceeded",
-	"RequestThrottled", "RequestThrottledException",
-	"ProvisionedThroughputExceededException", "SlowDown", NULL,
+	"ThrottlingException",
+	"Throttling",
+	"ThrottledException",
+	"TooManyRequestsException",
+	"RequestLimitExceeded",
+	"RequestThrottled",
+	"RequestThrottledException",
+	"ProvisionedThroughputExceededException",
+	"SlowDown",
+	NULL,
 };
 
 static const char *const server_codes[] = {
-	"ServerException", "ServiceUnavailable", "ServiceUnavailableException",
-	"InternalFailure", "InternalError", "InternalServerError", NULL,
+	"ServerException",
+	"ServiceUnavailable",
+	"ServiceUnavailableException",
+	"InternalFailure",
+	"InternalError",
+	"InternalServerError",
+	NULL,
 };
 
 static const char *const expired_codes[] = {
-	"ExpiredToken", "ExpiredTokenException", "RequestExpired", NULL,
+	"ExpiredToken",
+	"ExpiredTokenException",
+	"RequestExpired",
+	NULL,
 };
 
 static bool curl_transient(CURLcode cc)
@@ -426,9 +443,9 @@ int aws_call(struct aws_client *c, enum aws_service svc, const char *action,
 	     struct rc_err *err)
 {
 	const char *svcname = svc == AWS_ECS ? "ecs" : "logs";
-	const char *prefix = svc == AWS_ECS
-				     ? "AmazonEC2ContainerServiceV20141113"
-				     : "Logs_20140328";
+	const char *prefix = svc == AWS_ECS ?
+				     "AmazonEC2ContainerServiceV20141113" :
+				     "Logs_20140328";
 	struct aws_status local;
 	struct aws_creds cr = { 0 };
 	struct buf resp;
@@ -478,7 +495,8 @@ int aws_call(struct aws_client *c, enum aws_service svc, const char *action,
 					       "application/x-amz-json-1.1");
 		hdrs = curl_slist_append(hdrs, target);
 		if (cr.token) {
-			tokhdr = xasprintf("X-Amz-Security-Token: %s", cr.token);
+			tokhdr =
+				xasprintf("X-Amz-Security-Token: %s", cr.token);
 			hdrs = curl_slist_append(hdrs, tokhdr);
 		}
 		ebuf[0] = '\0';
@@ -530,8 +548,8 @@ int aws_call(struct aws_client *c, enum aws_service svc, const char *action,
 				 * with an empty body. */
 				json_t *j = resp.len ? json_loadb(resp.data,
 								  resp.len, 0,
-								  NULL)
-						     : json_object();
+								  NULL) :
+						       json_object();
 
 				if (!j || !json_is_object(j)) {
 					json_decref(j);
@@ -572,10 +590,10 @@ int aws_call(struct aws_client *c, enum aws_service svc, const char *action,
 				   "%s %s: HTTP %ld%s%s%s%s%s", svcname, action,
 				   status, code[0] ? " " : "", code,
 				   msg[0] ? ": " : "", msg,
-				   !strcmp(code, "SignatureDoesNotMatch")
-					   ? " (check the AWS secret access "
-					     "key)"
-					   : "");
+				   !strcmp(code, "SignatureDoesNotMatch") ?
+					   " (check the AWS secret access "
+					   "key)" :
+					   "");
 		}
 		if (!retry)
 			goto out;

@@ -35,33 +35,33 @@ enum aws_service {
 };
 
 struct aws_client_opts {
-	const char *region;        /* required, e.g. "eu-west-1" */
+	const char *region;	   /* required, e.g. "eu-west-1" */
 	const char *ecs_endpoint;  /* NULL: https://ecs.REGION.amazonaws.com */
 	const char *logs_endpoint; /* NULL: https://logs.REGION.amazonaws.com */
 	int64_t connect_timeout_ms; /* 0: 5 s */
 	int64_t request_timeout_ms; /* whole request; 0: 30 s */
-	int max_attempts;           /* tries per call; 0: 5 */
-	int64_t retry_base_ms;      /* first backoff; 0: 100 ms */
-	int64_t retry_max_ms;       /* backoff cap; 0: 5 s */
+	int max_attempts;	    /* tries per call; 0: 5 */
+	int64_t retry_base_ms;	    /* first backoff; 0: 100 ms */
+	int64_t retry_max_ms;	    /* backoff cap; 0: 5 s */
 };
 
 /* How a failed call failed, so that callers can tell an engine that is down
  * (keep state, try later) from a refusal (report it). */
 enum aws_failure {
 	AWS_OK,
-	AWS_FAIL_NETWORK,   /* no answer after all attempts (or no retry) */
-	AWS_FAIL_THROTTLED, /* still throttled after all attempts */
-	AWS_FAIL_SERVER,    /* 5xx after all attempts */
-	AWS_FAIL_CLIENT,    /* the service refused the request (4xx) */
+	AWS_FAIL_NETWORK,     /* no answer after all attempts (or no retry) */
+	AWS_FAIL_THROTTLED,   /* still throttled after all attempts */
+	AWS_FAIL_SERVER,      /* 5xx after all attempts */
+	AWS_FAIL_CLIENT,      /* the service refused the request (4xx) */
 	AWS_FAIL_CREDENTIALS, /* no usable credentials */
-	AWS_FAIL_ANSWER,    /* 2xx but not a JSON object */
+	AWS_FAIL_ANSWER,      /* 2xx but not a JSON object */
 };
 
 /* What came back from a call, filled even on failure. */
 struct aws_status {
 	enum aws_failure failure;
-	long http_status;   /* 0 if no answer */
-	char code[128];     /* error code ("ThrottlingException"), or "" */
+	long http_status; /* 0 if no answer */
+	char code[128];	  /* error code ("ThrottlingException"), or "" */
 	int attempts;
 };
 
@@ -102,7 +102,7 @@ int aws_call(struct aws_client *c, enum aws_service svc, const char *action,
 struct aws_creds {
 	char *key;
 	char *secret;
-	char *token;        /* session token or NULL */
+	char *token;	    /* session token or NULL */
 	int64_t expires_ms; /* wall clock; 0 = does not expire */
 };
 
@@ -115,9 +115,9 @@ enum aws_creds_kind {
 /* Where credentials come from; found once, fetched again as needed. */
 struct aws_creds_source {
 	enum aws_creds_kind kind;
-	char *url;          /* container endpoint */
-	char *auth;         /* its Authorization value, or NULL */
-	char *auth_file;    /* file holding it, read at each fetch, or NULL */
+	char *url;	 /* container endpoint */
+	char *auth;	 /* its Authorization value, or NULL */
+	char *auth_file; /* file holding it, read at each fetch, or NULL */
 };
 
 /* Find the first source that applies and fetch credentials from it.
@@ -135,8 +135,7 @@ const char *aws_creds_kind_name(enum aws_creds_kind k);
 /* Parse the text of a shared credentials file; profile's keys fill *cr.
  * Returns 0, 1 if the profile is not in the text, or -1 if it is there but
  * incomplete.  name is the file's name, for messages. */
-int aws_creds_parse_ini(const char *text, const char *profile,
-			const char *name, struct aws_creds *cr,
-			struct rc_err *err);
+int aws_creds_parse_ini(const char *text, const char *profile, const char *name,
+			struct aws_creds *cr, struct rc_err *err);
 
 #endif

@@ -78,9 +78,8 @@ static char *trim(char *s)
 
 /* --- shared credentials file --- */
 
-int aws_creds_parse_ini(const char *text, const char *profile,
-			const char *name, struct aws_creds *cr,
-			struct rc_err *err)
+int aws_creds_parse_ini(const char *text, const char *profile, const char *name,
+			struct aws_creds *cr, struct rc_err *err)
 {
 	char *copy = xstrdup(text), *line, *next;
 	bool in = false, found = false;
@@ -164,18 +163,19 @@ static int creds_from_file(struct aws_creds *cr, struct rc_err *err)
 	}
 	if (access(path, F_OK) < 0) {
 		if (getenv("AWS_SHARED_CREDENTIALS_FILE"))
-			ret = rc_err_set(err, ENOENT,
-					 "AWS_SHARED_CREDENTIALS_FILE names %s, "
-					 "which does not exist",
-					 path);
+			ret = rc_err_set(
+				err, ENOENT,
+				"AWS_SHARED_CREDENTIALS_FILE names %s, "
+				"which does not exist",
+				path);
 		goto out;
 	}
 	if (read_file(path, CREDS_FILE_MAX, &text, &len, err) < 0) {
 		ret = -1;
 		goto out;
 	}
-	ret = aws_creds_parse_ini(text, profile ? profile : "default", path,
-				  cr, err);
+	ret = aws_creds_parse_ini(text, profile ? profile : "default", path, cr,
+				  err);
 	if (ret == 1 && profile)
 		ret = rc_err_set(err, ENOENT,
 				 "AWS_PROFILE is \"%s\" but %s has no such "
@@ -198,7 +198,7 @@ out:
 static bool full_uri_allowed(const char *url)
 {
 	static const char *const hosts[] = {
-		"127.", "localhost", "[::1]", "169.254.170.2",
+		"127.",		  "localhost",	    "[::1]", "169.254.170.2",
 		"169.254.170.23", "[fd00:ec2::23]", NULL,
 	};
 	const char *h;
@@ -380,7 +380,8 @@ int aws_creds_find(struct aws_creds_source *src, struct aws_creds *cr,
 {
 	const char *key = env_nonempty("AWS_ACCESS_KEY_ID");
 	const char *secret = env_nonempty("AWS_SECRET_ACCESS_KEY");
-	const char *rel = env_nonempty("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI");
+	const char *rel =
+		env_nonempty("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI");
 	const char *full = env_nonempty("AWS_CONTAINER_CREDENTIALS_FULL_URI");
 	int r;
 
@@ -391,10 +392,10 @@ int aws_creds_find(struct aws_creds_source *src, struct aws_creds *cr,
 			return rc_err_set(err, EINVAL,
 					  "%s is set but %s is not: set both "
 					  "or neither",
-					  key ? "AWS_ACCESS_KEY_ID"
-					      : "AWS_SECRET_ACCESS_KEY",
-					  key ? "AWS_SECRET_ACCESS_KEY"
-					      : "AWS_ACCESS_KEY_ID");
+					  key ? "AWS_ACCESS_KEY_ID" :
+						"AWS_SECRET_ACCESS_KEY",
+					  key ? "AWS_SECRET_ACCESS_KEY" :
+						"AWS_ACCESS_KEY_ID");
 		src->kind = AWS_CREDS_ENV;
 		cr->key = xstrdup(key);
 		cr->secret = xstrdup(secret);
@@ -415,10 +416,10 @@ int aws_creds_find(struct aws_creds_source *src, struct aws_creds *cr,
 					"loopback address or 169.254.170.2");
 			src->url = xstrdup(full);
 		}
-		src->auth = xstrdup(env_nonempty(
-			"AWS_CONTAINER_AUTHORIZATION_TOKEN"));
-		src->auth_file = xstrdup(env_nonempty(
-			"AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"));
+		src->auth = xstrdup(
+			env_nonempty("AWS_CONTAINER_AUTHORIZATION_TOKEN"));
+		src->auth_file = xstrdup(
+			env_nonempty("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"));
 		if (creds_from_container(src, cr, err) < 0) {
 			aws_creds_source_clear(src);
 			return -1;

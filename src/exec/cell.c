@@ -122,8 +122,8 @@ static int check_kernel(struct rc_err *err)
 		uint64_t flag;
 		const char *name;
 	} ns[] = {
-		{ CLONE_NEWPID, "PID" }, { CLONE_NEWNS, "mount" },
-		{ CLONE_NEWIPC, "IPC" }, { CLONE_NEWUTS, "UTS" },
+		{ CLONE_NEWPID, "PID" },     { CLONE_NEWNS, "mount" },
+		{ CLONE_NEWIPC, "IPC" },     { CLONE_NEWUTS, "UTS" },
 		{ CLONE_NEWNET, "network" },
 	};
 	struct mount_attr a = { 0 };
@@ -131,24 +131,27 @@ static int check_kernel(struct rc_err *err)
 
 	r = try_namespaces(CELL_NS_FLAGS | CLONE_NEWNET | CLONE_PIDFD);
 	if (r == -ENOSYS)
-		return rc_err_set(err, ENOSYS,
-				  "the kernel has no clone3 (Linux 5.3 or later "
-				  "is needed)");
+		return rc_err_set(
+			err, ENOSYS,
+			"the kernel has no clone3 (Linux 5.3 or later "
+			"is needed)");
 	if (r < 0) {
 		for (size_t i = 0; i < sizeof(ns) / sizeof(ns[0]); i++) {
 			int r1 = try_namespaces(ns[i].flag);
 
 			if (r1 < 0)
-				return rc_err_set(err, -r1,
-						  "cannot create a %s namespace: "
-						  "%s (runcell needs root or "
-						  "CAP_SYS_ADMIN, and a kernel "
-						  "with %s namespaces)",
-						  ns[i].name, strerror(-r1),
-						  ns[i].name);
+				return rc_err_set(
+					err, -r1,
+					"cannot create a %s namespace: "
+					"%s (runcell needs root or "
+					"CAP_SYS_ADMIN, and a kernel "
+					"with %s namespaces)",
+					ns[i].name, strerror(-r1), ns[i].name);
 		}
-		return rc_err_set(err, -r, "cannot create the cell's "
-				  "namespaces: %s", strerror(-r));
+		return rc_err_set(err, -r,
+				  "cannot create the cell's "
+				  "namespaces: %s",
+				  strerror(-r));
 	}
 	if (prctl(PR_GET_SECCOMP, 0, 0, 0, 0) < 0 && errno == EINVAL)
 		return rc_err_set(err, ENOSYS,
@@ -218,7 +221,8 @@ static int make_netns_pool(struct cell_runtime *rt, struct rc_err *err)
 
 	self = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
 	if (self < 0)
-		return rc_err_set(err, errno, "cannot open /proc/self/ns/net: %s",
+		return rc_err_set(err, errno,
+				  "cannot open /proc/self/ns/net: %s",
 				  strerror(errno));
 	rt->netns = xcalloc((size_t)rt->slots, sizeof(int));
 	for (int i = 0; i < rt->slots; i++) {
@@ -230,8 +234,10 @@ static int make_netns_pool(struct cell_runtime *rt, struct rc_err *err)
 		}
 		rt->netns[i] = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
 		if (rt->netns[i] < 0) {
-			rc_err_set(err, errno, "cannot open a network "
-				   "namespace: %s", strerror(errno));
+			rc_err_set(err, errno,
+				   "cannot open a network "
+				   "namespace: %s",
+				   strerror(errno));
 			goto out;
 		}
 		rt->n_netns++;
@@ -239,8 +245,10 @@ static int make_netns_pool(struct cell_runtime *rt, struct rc_err *err)
 	ret = 0;
 out:
 	if (setns(self, CLONE_NEWNET) < 0 && ret == 0)
-		ret = rc_err_set(err, errno, "cannot return to the host "
-				 "network namespace: %s", strerror(errno));
+		ret = rc_err_set(err, errno,
+				 "cannot return to the host "
+				 "network namespace: %s",
+				 strerror(errno));
 	close(self);
 	return ret;
 }
@@ -269,7 +277,8 @@ static void check_kill_bug(struct cell_runtime *rt)
  * the host's root that is at most an empty /work, once. */
 static int ensure_mountpoints(const char *root, struct rc_err *err)
 {
-	static const char *const dirs[] = { "proc", "dev", "tmp", "run", "work" };
+	static const char *const dirs[] = { "proc", "dev", "tmp", "run",
+					    "work" };
 	char path[PATH_MAX];
 	struct stat st;
 
@@ -297,7 +306,8 @@ static const char *work_path_for(const char *root)
 	bool empty = true;
 	DIR *d;
 
-	snprintf(path, sizeof(path), "%s/work", strcmp(root, "/") == 0 ? "" : root);
+	snprintf(path, sizeof(path), "%s/work",
+		 strcmp(root, "/") == 0 ? "" : root);
 	d = opendir(path);
 	while (d && (e = readdir(d)))
 		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
@@ -386,7 +396,8 @@ int cell_runtime_open(const struct cell_runtime_config *cfg,
 	rt->tmpl_fd = -1;
 	rt->mounts_fd = -1;
 	if (!cfg->state_dir || cfg->state_dir[0] != '/') {
-		rc_err_set(err, EINVAL, "the cell runtime needs an absolute "
+		rc_err_set(err, EINVAL,
+			   "the cell runtime needs an absolute "
 			   "state folder");
 		goto out;
 	}
@@ -456,8 +467,8 @@ int cell_runtime_open(const struct cell_runtime_config *cfg,
 		 cg_describe(rt->cg), rt->slots,
 		 rt->tmpl_fd >= 0 ? "mount views copied from a template" :
 				    "mount views built per cell (no template)",
-		 (unsigned)rt->prog.len,
-		 (unsigned)rt->uid, (unsigned)rt->gid, rt->work_path);
+		 (unsigned)rt->prog.len, (unsigned)rt->uid, (unsigned)rt->gid,
+		 rt->work_path);
 	*out = rt;
 	rt = NULL;
 	ret = 0;
@@ -591,8 +602,8 @@ static int plan_build(struct cell_runtime *rt, const struct cell_spec *spec,
 	const char *root = iso && iso->root ? iso->root : "/";
 	/* /tmp and /dev/shm: half the memory limit (their pages count
 	 * against it, so a full /tmp is ENOSPC rather than an OOM kill). */
-	int64_t tmp = res && res->memory > 0 ? res->memory / 2
-					     : CELL_DEFAULT_TMPFS;
+	int64_t tmp = res && res->memory > 0 ? res->memory / 2 :
+					       CELL_DEFAULT_TMPFS;
 	struct stat st;
 
 	p->root_src = root;
@@ -629,8 +640,8 @@ static int plan_build(struct cell_runtime *rt, const struct cell_spec *spec,
 
 		if (!real || stat(real, &st) < 0) {
 			free(real);
-			return rc_err_set(err, errno, "writable path %s: %s", *w,
-					  strerror(errno));
+			return rc_err_set(err, errno, "writable path %s: %s",
+					  *w, strerror(errno));
 		}
 		plan_add(p, CELL_MNT_BIND_RW, real, S_ISDIR(st.st_mode), real);
 	}
@@ -661,8 +672,7 @@ static int plan_build(struct cell_runtime *rt, const struct cell_spec *spec,
 }
 
 /* Read the child's report: 0 when it exec'd (EOF), -1 with the message. */
-static int read_report(int fd, const struct cell_spec *spec,
-		       struct rc_err *err)
+static int read_report(int fd, const struct cell_spec *spec, struct rc_err *err)
 {
 	struct cell_child_err e;
 	size_t got = 0;
@@ -679,7 +689,8 @@ static int read_report(int fd, const struct cell_spec *spec,
 	if (got == 0)
 		return 0;
 	if (got < sizeof(e))
-		return rc_err_set(err, EIO, "the cell's setup ended without a "
+		return rc_err_set(err, EIO,
+				  "the cell's setup ended without a "
 				  "report");
 	e.what[sizeof(e.what) - 1] = '\0';
 	if (e.exec)
@@ -818,7 +829,8 @@ int cell_spawn(struct cell_runtime *rt, const struct cell_spec *spec,
 	st->cg.peak_fd = -1;
 	if (!spec->argv || !spec->argv[0] || !spec->work_dir ||
 	    spec->out_fd < 0) {
-		rc_err_set(err, EINVAL, "a cell needs a program, a work folder "
+		rc_err_set(err, EINVAL,
+			   "a cell needs a program, a work folder "
 			   "and an output descriptor");
 		goto fail;
 	}
@@ -842,8 +854,10 @@ int cell_spawn(struct cell_runtime *rt, const struct cell_spec *spec,
 	}
 	if ((wst.st_uid != rt->uid || wst.st_gid != rt->gid) &&
 	    chown(spec->work_dir, rt->uid, rt->gid) < 0) {
-		rc_err_set(err, errno, "cannot hand the work folder %s to the "
-			   "run user: %s", spec->work_dir, strerror(errno));
+		rc_err_set(err, errno,
+			   "cannot hand the work folder %s to the "
+			   "run user: %s",
+			   spec->work_dir, strerror(errno));
 		goto fail;
 	}
 
@@ -880,7 +894,7 @@ int cell_spawn(struct cell_runtime *rt, const struct cell_spec *spec,
 		if (pid >= 0)
 			st->cg.in_v2 = true;
 		else if (errno == EINVAL || errno == E2BIG)
-			rt->no_into_cgroup = true;   /* before Linux 5.7 */
+			rt->no_into_cgroup = true; /* before Linux 5.7 */
 	}
 	if (pid < 0)
 		pid = clone3_fork(flags, &pidfd, -1);
@@ -1001,7 +1015,8 @@ void cell_end(struct cell *c, int *status)
 		r = waitpid(c->pid, &ws, WNOHANG);
 		if (r == 0) {
 			(void)cell_kill(c);
-			while ((r = waitpid(c->pid, &ws, 0)) < 0 && errno == EINTR)
+			while ((r = waitpid(c->pid, &ws, 0)) < 0 &&
+			       errno == EINTR)
 				;
 		}
 		/* The init passes on the program's own status; without it

@@ -28,12 +28,12 @@
 
 /* Service-wide settings of the cell runtime. */
 struct cell_runtime_config {
-	const char *state_dir;     /* service-private folder for pools/locks */
-	const char *run_user;      /* unprivileged user name or "uid:gid" */
-	char *const *hidden;       /* host paths never visible in a cell
+	const char *state_dir;	 /* service-private folder for pools/locks */
+	const char *run_user;	 /* unprivileged user name or "uid:gid" */
+	char *const *hidden;	 /* host paths never visible in a cell
 				      (data dir, config file, token files) */
-	int slots;                 /* pool size = max concurrent cells */
-	const char *cgroup_root;   /* NULL = /sys/fs/cgroup (tests pass a
+	int slots;		 /* pool size = max concurrent cells */
+	const char *cgroup_root; /* NULL = /sys/fs/cgroup (tests pass a
 				      fake tree to exercise v2 parsing) */
 };
 
@@ -46,8 +46,8 @@ struct cell_spec {
 	char *const *env;
 	const struct resources *res;
 	const struct isolation *iso;
-	const char *work_dir;      /* host folder mounted rw as the cwd */
-	int out_fd;                /* the cell's stdout and stderr */
+	const char *work_dir; /* host folder mounted rw as the cwd */
+	int out_fd;	      /* the cell's stdout and stderr */
 };
 
 /* The run user when run_user is "runcell" and no such user exists: fixed
@@ -59,21 +59,21 @@ struct cell_state;
 
 /* A started cell, owned by its supervisor. */
 struct cell {
-	pid_t pid;                 /* the cell's init, in our PID namespace */
-	int pidfd;                 /* pollable; readable when it exits */
-	int slot;                  /* pool slot held (released by cell_free) */
+	pid_t pid; /* the cell's init, in our PID namespace */
+	int pidfd; /* pollable; readable when it exits */
+	int slot;  /* pool slot held (released by cell_free) */
 	struct cell_runtime *rt;
-	struct cell_state *st;     /* private: slot lock, cgroup, status pipe */
-	int late_mntns_fd;         /* private: kept by cell_end for */
-	int late_lock_fd;          /* cell_release */
+	struct cell_state *st; /* private: slot lock, cgroup, status pipe */
+	int late_mntns_fd;     /* private: kept by cell_end for */
+	int late_lock_fd;      /* cell_release */
 };
 
 /* Usage and the cause of death, read from the cell's cgroup. */
 struct cell_usage {
 	int64_t cpu_usec;
 	int64_t peak_memory;
-	bool oom_killed;           /* the memory limit killed something */
-	bool pids_limited;         /* fork was refused by the pids limit */
+	bool oom_killed;   /* the memory limit killed something */
+	bool pids_limited; /* fork was refused by the pids limit */
 };
 
 /*

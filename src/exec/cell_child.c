@@ -103,14 +103,16 @@ static void make_dev(const char *dev, const char *opts)
 		const char *name;
 		unsigned maj, min;
 	} nodes[] = {
-		{ "null", 1, 3 }, { "zero", 1, 5 }, { "full", 1, 7 },
+		{ "null", 1, 3 },   { "zero", 1, 5 },	 { "full", 1, 7 },
 		{ "random", 1, 8 }, { "urandom", 1, 9 }, { "tty", 5, 0 },
 	};
 	static const struct {
 		const char *name, *target;
 	} links[] = {
-		{ "fd", "/proc/self/fd" }, { "stdin", "/proc/self/fd/0" },
-		{ "stdout", "/proc/self/fd/1" }, { "stderr", "/proc/self/fd/2" },
+		{ "fd", "/proc/self/fd" },
+		{ "stdin", "/proc/self/fd/0" },
+		{ "stdout", "/proc/self/fd/1" },
+		{ "stderr", "/proc/self/fd/2" },
 	};
 	char path[PATH_MAX];
 
@@ -173,13 +175,17 @@ static void bind_at(const struct cell_plan *p, const struct cell_mnt *m,
 	if (stat(m->dst, &st) < 0) {
 		r = make_point(m->dst, m->src_is_dir);
 		if (r < 0)
-			fail(-r, 0, "the path %s does not exist in the cell's "
-			     "root and cannot be made there", in_cell);
+			fail(-r, 0,
+			     "the path %s does not exist in the cell's "
+			     "root and cannot be made there",
+			     in_cell);
 	}
 	if (mount(m->src, m->dst, NULL, MS_BIND | MS_REC, NULL) < 0)
 		fail(errno, 0, "binding %s", in_cell);
-	setattr_or_fail(m->dst, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
-			(rw ? 0 : MOUNT_ATTR_RDONLY), "restricting a bound path");
+	setattr_or_fail(m->dst,
+			MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
+				(rw ? 0 : MOUNT_ATTR_RDONLY),
+			"restricting a bound path");
 }
 
 /* Cover dst if it exists in the cell: an empty, unreadable, read-only
@@ -193,13 +199,16 @@ static void hide(const struct cell_plan *p, const struct cell_mnt *m)
 	if (S_ISDIR(st.st_mode)) {
 		mount_or_fail("tmpfs", m->dst, "tmpfs",
 			      MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
-			      "size=4k,nr_inodes=1,mode=000", "hiding a folder");
+			      "size=4k,nr_inodes=1,mode=000",
+			      "hiding a folder");
 		return;
 	}
 	mount_or_fail(p->hidden_file, m->dst, NULL, MS_BIND, NULL,
 		      "hiding a file");
-	mount_or_fail(NULL, m->dst, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY |
-		      MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL, "hiding a file");
+	mount_or_fail(NULL, m->dst, NULL,
+		      MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV |
+			      MS_NOEXEC,
+		      NULL, "hiding a file");
 }
 
 /* A path of the cell's view: under the stage while the view is assembled
@@ -220,8 +229,10 @@ static void bind_host_root(const struct cell_plan *p)
 		      "making the mount tree private");
 	mount_or_fail(p->root_src, p->stage, NULL, MS_BIND | MS_REC, NULL,
 		      "binding the root");
-	setattr_or_fail(p->stage, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID |
-			MOUNT_ATTR_NODEV, "making the root read-only");
+	setattr_or_fail(p->stage,
+			MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID |
+				MOUNT_ATTR_NODEV,
+			"making the root read-only");
 
 	(void)umount2(p->dst_proc, MNT_DETACH);
 	(void)umount2(p->dst_dev, MNT_DETACH);
@@ -266,8 +277,10 @@ static void enter_stage(const struct cell_plan *p)
 static void make_root(const struct cell_plan *p)
 {
 	struct cell_mnt work = {
-		.kind = CELL_MNT_BIND_RW, .src_is_dir = true,
-		.src = (char *)p->work_src, .dst = p->dst_work,
+		.kind = CELL_MNT_BIND_RW,
+		.src_is_dir = true,
+		.src = (char *)p->work_src,
+		.dst = p->dst_work,
 	};
 
 	bind_host_root(p);
@@ -319,12 +332,12 @@ static int clone_tree(const char *src, bool rw, const char *in_cell)
 	};
 	int fd = (int)syscall(SYS_open_tree, AT_FDCWD, src,
 			      OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC |
-			      AT_RECURSIVE);
+				      AT_RECURSIVE);
 
 	if (fd < 0)
 		fail(errno, 0, "binding %s", in_cell);
-	if (syscall(SYS_mount_setattr, fd, "", AT_EMPTY_PATH | AT_RECURSIVE,
-		    &a, sizeof(a)) < 0)
+	if (syscall(SYS_mount_setattr, fd, "", AT_EMPTY_PATH | AT_RECURSIVE, &a,
+		    sizeof(a)) < 0)
 		fail(errno, 0, "restricting a bound path (%s)", in_cell);
 	return fd;
 }
@@ -339,8 +352,10 @@ static void attach_tree(int fd, const char *path, bool dir)
 	if (stat(path, &st) < 0) {
 		r = make_point(path, dir);
 		if (r < 0)
-			fail(-r, 0, "the path %s does not exist in the cell's "
-			     "root and cannot be made there", path);
+			fail(-r, 0,
+			     "the path %s does not exist in the cell's "
+			     "root and cannot be made there",
+			     path);
 	}
 	if (syscall(SYS_move_mount, fd, "", AT_FDCWD, path,
 		    MOVE_MOUNT_F_EMPTY_PATH) < 0)
@@ -417,7 +432,8 @@ static void arrange_fds(const struct cell_plan *p)
 		fail(errno, 0, "duplicating descriptors");
 	err_fd = e;
 	if (dup2(nul, 0) < 0 || dup2(o, 1) < 0 || dup2(o, 2) < 0 ||
-	    dup3(e, ERR_FD, O_CLOEXEC) < 0 || dup3(s, STATUS_FD, O_CLOEXEC) < 0 ||
+	    dup3(e, ERR_FD, O_CLOEXEC) < 0 ||
+	    dup3(s, STATUS_FD, O_CLOEXEC) < 0 ||
 	    dup3(y, SYNC_FD, O_CLOEXEC) < 0)
 		fail(errno, 0, "arranging descriptors");
 	err_fd = ERR_FD;
@@ -488,8 +504,8 @@ _Noreturn static void run_init(pid_t main_pid, const sigset_t *set)
 			if (p != main_pid)
 				continue;
 			(void)!write(STATUS_FD, &ws, sizeof(ws));
-			_exit(WIFEXITED(ws) ? WEXITSTATUS(ws)
-					    : 128 + WTERMSIG(ws));
+			_exit(WIFEXITED(ws) ? WEXITSTATUS(ws) :
+					      128 + WTERMSIG(ws));
 		}
 	}
 }
@@ -498,7 +514,7 @@ _Noreturn static void run_init(pid_t main_pid, const sigset_t *set)
 struct spawn_args {
 	const struct cell_plan *p;
 	const sigset_t *prog_mask;
-	int err;                /* set when the exec failed */
+	int err; /* set when the exec failed */
 };
 
 static char spawn_stack[64 * 1024] __attribute__((aligned(16)));
@@ -591,7 +607,7 @@ _Noreturn void cell_child_main(const struct cell_plan *p)
 	{
 		struct spawn_args a = { .p = p, .prog_mask = &prog_mask };
 
-		environ = (char **)p->env;  /* the PATH search uses it */
+		environ = (char **)p->env; /* the PATH search uses it */
 		pid = clone(spawn_main, spawn_stack + sizeof(spawn_stack),
 			    CLONE_VM | CLONE_VFORK | SIGCHLD, &a);
 		if (pid < 0)

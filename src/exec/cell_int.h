@@ -22,76 +22,76 @@
 
 struct cell_runtime {
 	char *state_dir;
-	char *stage_dir;        /* <state_dir>/root: each cell assembles its
+	char *stage_dir;     /* <state_dir>/root: each cell assembles its
 				   root here, in its own mount namespace */
-	char *hidden_file;      /* <state_dir>/hidden: empty, mode 000, bound
+	char *hidden_file;   /* <state_dir>/hidden: empty, mode 000, bound
 				   over hidden files */
-	char *slots_dir;        /* <state_dir>/slots: N.lock per slot */
-	char **hidden;          /* resolved host paths to cover */
-	char *work_path;        /* the work folder inside cells: /work, or
+	char *slots_dir;     /* <state_dir>/slots: N.lock per slot */
+	char **hidden;	     /* resolved host paths to cover */
+	char *work_path;     /* the work folder inside cells: /work, or
 				   /run/work where the root's /work is in use */
-	char *resolv_in_run;    /* /etc/resolv.conf's target when it lives
+	char *resolv_in_run; /* /etc/resolv.conf's target when it lives
 				   in /run (systemd-resolved), else NULL */
 	int slots;
 	uid_t uid;
 	gid_t gid;
 	struct cg *cg;
-	int *netns;             /* an empty network namespace per pool slot */
+	int *netns; /* an empty network namespace per pool slot */
 	int n_netns;
-	int tmpl_fd;            /* the template mount namespace (the host's
+	int tmpl_fd;		/* the template mount namespace (the host's
 				   root read-only, hidden paths covered, as
 				   "/"), or -1: cells with the host's root
 				   start from a copy of it */
-	int mounts_fd;          /* /proc/self/mountinfo: POLLPRI when the
+	int mounts_fd;		/* /proc/self/mountinfo: POLLPRI when the
 				   host's mount tree changes */
 	struct sock_fprog prog; /* the compiled seccomp filter */
-	bool no_into_cgroup;    /* clone3 refused CLONE_INTO_CGROUP once */
+	bool no_into_cgroup;	/* clone3 refused CLONE_INTO_CGROUP once */
 	char desc[1024];
 };
 
 /* Per-cell state kept by the supervisor between spawn and free. */
 struct cell_state {
-	int lock_fd;            /* flock on the slot: held for the cell's life */
-	int status_fd;          /* the init reports the program's wait status */
-	int mntns_fd;           /* the cell's mount namespace, held so that
+	int lock_fd;   /* flock on the slot: held for the cell's life */
+	int status_fd; /* the init reports the program's wait status */
+	int mntns_fd;  /* the cell's mount namespace, held so that
 				   its teardown is not on the init's exit */
 	struct cg_slot cg;
 };
 
 enum cell_mnt_kind {
-	CELL_MNT_BIND_RW,       /* src bound read-write at dst */
-	CELL_MNT_BIND_RO,       /* src bound read-only at dst */
-	CELL_MNT_HIDE,          /* dst covered, if it exists in the cell */
+	CELL_MNT_BIND_RW, /* src bound read-write at dst */
+	CELL_MNT_BIND_RO, /* src bound read-only at dst */
+	CELL_MNT_HIDE,	  /* dst covered, if it exists in the cell */
 };
 
 struct cell_mnt {
 	enum cell_mnt_kind kind;
-	bool src_is_dir;        /* binds: whether to make a folder or a file
+	bool src_is_dir; /* binds: whether to make a folder or a file
 				   as the mount point when dst is missing */
-	char *src;              /* host path (binds) */
-	char *dst;              /* path under the stage */
+	char *src;	 /* host path (binds) */
+	char *dst;	 /* path under the stage */
 };
 
 /* Everything the child needs, prepared by the parent so that the child
  * makes system calls only. */
 struct cell_plan {
-	const char *root_src;   /* iso->root or "/" */
+	const char *root_src; /* iso->root or "/" */
 	const char *stage;
 	char *dst_proc, *dst_dev, *dst_tmp, *dst_run, *dst_work;
-	const char *work_path;  /* dst_work without the stage: the cwd */
+	const char *work_path; /* dst_work without the stage: the cwd */
 	const char *work_src;
 	char tmpfs_opts[96];
 	char devfs_opts[96];
-	size_t stage_len;       /* strlen(stage) */
+	size_t stage_len; /* strlen(stage) */
 	struct cell_mnt *mnts;
 	size_t n_mnts;
 	const char *hidden_file;
-	int netns_fd;           /* setns into it, or -1 */
-	int tmpl_fd;            /* template mount namespace to copy, or -1:
+	int netns_fd;  /* setns into it, or -1 */
+	int tmpl_fd;   /* template mount namespace to copy, or -1:
 				   then the view is built from the host's */
-	int sync_fd;            /* read: one byte once the cgroups are set */
-	int err_fd;             /* write, CLOEXEC: a struct cell_child_err */
-	int status_fd;          /* write: the program's wait status (init) */
+	int sync_fd;   /* read: one byte once the cgroups are set */
+	int err_fd;    /* write, CLOEXEC: a struct cell_child_err */
+	int status_fd; /* write: the program's wait status (init) */
 	int out_fd;
 	uid_t uid;
 	gid_t gid;
@@ -104,7 +104,7 @@ struct cell_plan {
 /* What a child that failed tells its parent. */
 struct cell_child_err {
 	int errnum;
-	int exec;               /* 1: execve itself failed */
+	int exec; /* 1: execve itself failed */
 	char what[248];
 };
 

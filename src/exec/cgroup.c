@@ -22,9 +22,9 @@ const char *const cg_ctrl_names[CG_NCTRL] = {
 
 /* A parsed line of /proc/self/mountinfo that is a cgroup mount. */
 struct cg_mount {
-	char *root;             /* root of the mount within its hierarchy */
-	char *dir;              /* mount point */
-	char *opts;             /* super options: the v1 controllers */
+	char *root; /* root of the mount within its hierarchy */
+	char *dir;  /* mount point */
+	char *opts; /* super options: the v1 controllers */
 	bool v2;
 };
 void cg_nap_us(long us)
@@ -35,14 +35,15 @@ void cg_nap_us(long us)
 }
 
 int cg_write(const struct cg *cg, const char *dir, const char *file,
-		    const char *val)
+	     const char *val)
 {
 	char path[PATH_MAX];
 	int fd, r = 0;
 	size_t n = strlen(val);
 
 	snprintf(path, sizeof(path), "%s/%s", dir, file);
-	fd = open(path, O_WRONLY | O_CLOEXEC | (cg->plain ? O_CREAT | O_TRUNC : 0),
+	fd = open(path,
+		  O_WRONLY | O_CLOEXEC | (cg->plain ? O_CREAT | O_TRUNC : 0),
 		  0644);
 	if (fd < 0)
 		return -errno;
@@ -82,7 +83,8 @@ static int64_t cg_key(const char *buf, const char *key)
 {
 	size_t kl = strlen(key);
 
-	for (const char *p = buf; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : p) {
+	for (const char *p = buf; p && *p;
+	     p = strchr(p, '\n'), p = p ? p + 1 : p) {
 		if (strncmp(p, key, kl) == 0 && p[kl] == ' ')
 			return strtoll(p + kl + 1, NULL, 10);
 	}
@@ -136,7 +138,8 @@ static void unescape(char *s)
 	char *w = s;
 
 	for (char *r = s; *r; r++) {
-		if (r[0] == '\\' && r[1] >= '0' && r[1] <= '3' && r[2] && r[3]) {
+		if (r[0] == '\\' && r[1] >= '0' && r[1] <= '3' && r[2] &&
+		    r[3]) {
 			*w++ = (char)((r[1] - '0') * 64 + (r[2] - '0') * 8 +
 				      (r[3] - '0'));
 			r += 3;
@@ -166,8 +169,7 @@ static char *next_word(char **p, char sep)
 
 /* The cgroup mounts of this process, from /proc/self/mountinfo:
  * "id parent maj:min root mountpoint opts [tags] - fstype source sopts". */
-static int read_mounts(struct cg_mount **out, size_t *n_out,
-		       struct rc_err *err)
+static int read_mounts(struct cg_mount **out, size_t *n_out, struct rc_err *err)
 {
 	struct cg_mount *m = NULL;
 	size_t n = 0, len;
@@ -306,14 +308,17 @@ static int v2_enable(struct cg *cg, const char *base, bool ns_root,
 		r = cg_write(cg, base, "cgroup.subtree_control", want);
 	}
 	if (r < 0)
-		return rc_err_set(err, -r,
-				  "cannot enable the cpu, memory and pids "
-				  "controllers below %s: %s%s",
-				  base, strerror(-r),
-				  r == -EBUSY ? " (that cgroup holds processes; "
-				  "start runcell in a cgroup with delegated "
-				  "controllers, e.g. systemd Delegate=yes with "
-				  "DelegateSubgroup=)" : "");
+		return rc_err_set(
+			err, -r,
+			"cannot enable the cpu, memory and pids "
+			"controllers below %s: %s%s",
+			base, strerror(-r),
+			r == -EBUSY ?
+				" (that cgroup holds processes; "
+				"start runcell in a cgroup with delegated "
+				"controllers, e.g. systemd Delegate=yes with "
+				"DelegateSubgroup=)" :
+				"");
 	return 0;
 }
 
@@ -389,7 +394,8 @@ static int detect_host(struct cg *cg, const char *name, bool *v2_ns_root,
 		cg->mode = m2 ? CG_HYBRID : CG_V1;
 	} else if (m2) {
 		char buf[512];
-		char *base = xstrndup(cg->v2, strlen(cg->v2) - strlen(name) - 1);
+		char *base =
+			xstrndup(cg->v2, strlen(cg->v2) - strlen(name) - 1);
 
 		cg->mode = CG_V2;
 		buf[0] = '\0';
@@ -476,8 +482,8 @@ static int check_v2_controllers(const char *base, struct rc_err *err)
 			return rc_err_set(err, ENOENT,
 					  "no %s cgroup controller found (the "
 					  "cgroup2 folder %s offers \"%.*s\")",
-					  need[i], base, (int)strcspn(buf, "\n"),
-					  buf);
+					  need[i], base,
+					  (int)strcspn(buf, "\n"), buf);
 	}
 	return 0;
 }
@@ -491,12 +497,13 @@ int cg_open(const char *root, const char *name, int nslots, struct cg **out,
 
 	cg->plain = root != NULL;
 	cg->use_unified = true;
-	if (root ? detect_plain(cg, root, name, err) < 0
-		 : detect_host(cg, name, &ns_root, err) < 0)
+	if (root ? detect_plain(cg, root, name, err) < 0 :
+		   detect_host(cg, name, &ns_root, err) < 0)
 		goto out;
 
 	if (cg->mode == CG_V2) {
-		char *base = xstrndup(cg->v2, strlen(cg->v2) - strlen(name) - 1);
+		char *base =
+			xstrndup(cg->v2, strlen(cg->v2) - strlen(name) - 1);
 
 		ret = check_v2_controllers(base, err);
 		if (ret == 0)
@@ -538,7 +545,7 @@ int cg_open(const char *root, const char *name, int nslots, struct cg **out,
 				goto out;
 		}
 		cg->memsw = cg_path_exists(cg->v1[C_MEMORY],
-					"memory.memsw.limit_in_bytes");
+					   "memory.memsw.limit_in_bytes");
 		if (cg->mode == CG_HYBRID) {
 			struct rc_err e2;
 
@@ -558,7 +565,8 @@ int cg_open(const char *root, const char *name, int nslots, struct cg **out,
 	if (cg->mode == CG_V2)
 		snprintf(cg->desc, sizeof(cg->desc),
 			 "cgroup v2 (slots in %s%s)", cg->v2,
-			 cg->v2_kill ? "" : "; no cgroup.kill, kill by freezing");
+			 cg->v2_kill ? "" :
+				       "; no cgroup.kill, kill by freezing");
 	else
 		snprintf(cg->desc, sizeof(cg->desc),
 			 "cgroup %s (v1 controllers; memory slots in %s%s%s)",

@@ -31,10 +31,10 @@ struct cg;
 struct cg_slot {
 	struct cg *cg;
 	int index;
-	int clone_fd;          /* cgroup2 slot folder for CLONE_INTO_CGROUP,
+	int clone_fd;	       /* cgroup2 slot folder for CLONE_INTO_CGROUP,
 				  or -1 (pure v1) */
-	bool in_v2;            /* the cell was spawned into clone_fd */
-	int peak_fd;           /* v2 memory.peak, reset for this run, or -1 */
+	bool in_v2;	       /* the cell was spawned into clone_fd */
+	int peak_fd;	       /* v2 memory.peak, reset for this run, or -1 */
 	int64_t base_cpu_usec; /* v2 counters at prepare (they never reset) */
 	int64_t base_oom;
 	int64_t base_pids_max;

@@ -16,19 +16,19 @@ enum { C_MEMORY, C_CPU, C_CPUACCT, C_PIDS, C_FREEZER, CG_NCTRL };
 
 extern const char *const cg_ctrl_names[CG_NCTRL];
 
-#define CG_CPU_PERIOD 100000   /* µs, the kernel's default CFS period */
-#define CG_KILL_ROUNDS 400     /* cg_slot_kill: ~2 s at most */
+#define CG_CPU_PERIOD 100000 /* µs, the kernel's default CFS period */
+#define CG_KILL_ROUNDS 400   /* cg_slot_kill: ~2 s at most */
 
 struct cg {
 	enum cg_mode mode;
-	bool plain;             /* a plain folder tree (tests): create files */
-	bool use_unified;       /* hybrid: use the cgroup2 slot too */
-	char *v1[CG_NCTRL];     /* v1 parent folder per controller, or NULL */
-	int attach[CG_NCTRL];   /* controllers whose hierarchy is distinct */
+	bool plain;	      /* a plain folder tree (tests): create files */
+	bool use_unified;     /* hybrid: use the cgroup2 slot too */
+	char *v1[CG_NCTRL];   /* v1 parent folder per controller, or NULL */
+	int attach[CG_NCTRL]; /* controllers whose hierarchy is distinct */
 	int n_attach;
-	bool memsw;             /* v1 memory.memsw.* exists (swap accounting) */
-	char *v2;               /* cgroup2 parent folder, or NULL */
-	bool v2_kill;           /* cgroup.kill exists (Linux 5.14) */
+	bool memsw;   /* v1 memory.memsw.* exists (swap accounting) */
+	char *v2;     /* cgroup2 parent folder, or NULL */
+	bool v2_kill; /* cgroup.kill exists (Linux 5.14) */
 	char desc[768];
 };
 

@@ -135,7 +135,8 @@ static void freeze_kill_thaw(struct cg_slot *s)
 		slot_dir(s, cg->v1[C_FREEZER], fdir, sizeof(fdir));
 		frozen = cg_write(cg, fdir, "freezer.state", "FROZEN") == 0;
 		for (int i = 0; frozen && i < 50; i++) {
-			if (cg_read(fdir, "freezer.state", buf, sizeof(buf)) > 0 &&
+			if (cg_read(fdir, "freezer.state", buf, sizeof(buf)) >
+				    0 &&
 			    strncmp(buf, "FROZEN", 6) == 0)
 				break;
 			cg_nap_us(200);
@@ -180,13 +181,13 @@ static int wr_err(int r, const char *dir, const char *file, const char *val,
 }
 
 /* Write one limit, treating a missing optional file as fine. */
-#define WR(dir, file, val, optional)                                      \
-	do {                                                              \
-		int r_ = cg_write(cg, dir, file, val);                     \
-		if (r_ < 0 && !((optional) && r_ == -ENOENT)) {           \
-			wr_err(r_, dir, file, val, err);                  \
-			goto out;                                         \
-		}                                                         \
+#define WR(dir, file, val, optional)                            \
+	do {                                                    \
+		int r_ = cg_write(cg, dir, file, val);          \
+		if (r_ < 0 && !((optional) && r_ == -ENOENT)) { \
+			wr_err(r_, dir, file, val, err);        \
+			goto out;                               \
+		}                                               \
 	} while (0)
 
 static void fmt_i64(char *buf, size_t n, int64_t v)
@@ -341,14 +342,16 @@ int cg_slot_prepare(struct cg *cg, int index, const struct resources *res,
 	for (int j = 0; j < cg->n_attach && cg->mode != CG_V2; j++) {
 		slot_dir(s, cg->v1[cg->attach[j]], dir, sizeof(dir));
 		if (mkdir(dir, 0755) < 0 && errno != EEXIST)
-			return rc_err_set(err, errno, "cannot create cgroup %s: %s",
-					  dir, strerror(errno));
+			return rc_err_set(err, errno,
+					  "cannot create cgroup %s: %s", dir,
+					  strerror(errno));
 	}
 	if (slot_v2(cg)) {
 		slot_dir(s, cg->v2, dir, sizeof(dir));
 		if (mkdir(dir, 0755) < 0 && errno != EEXIST)
-			return rc_err_set(err, errno, "cannot create cgroup %s: %s",
-					  dir, strerror(errno));
+			return rc_err_set(err, errno,
+					  "cannot create cgroup %s: %s", dir,
+					  strerror(errno));
 		if (cg->mode == CG_V2)
 			(void)cg_write(cg, dir, "cgroup.freeze", "0");
 	}
@@ -359,7 +362,8 @@ int cg_slot_prepare(struct cg *cg, int index, const struct resources *res,
 		cg_slot_path(s, dir, sizeof(dir));
 		return rc_err_set(err, EBUSY,
 				  "cgroup %s still holds processes that cannot "
-				  "be killed", dir);
+				  "be killed",
+				  dir);
 	}
 
 	if (cg->mode == CG_V2) {
@@ -431,8 +435,9 @@ void cg_slot_usage(struct cg_slot *s, struct cell_usage *u)
 				u->peak_memory = strtoll(buf, NULL, 10);
 			}
 		}
-		u->oom_killed = delta(cg_read_key(dir, "memory.events",
-						  "oom_kill"), s->base_oom) > 0;
+		u->oom_killed =
+			delta(cg_read_key(dir, "memory.events", "oom_kill"),
+			      s->base_oom) > 0;
 	} else {
 		if (hybrid_v2(cg)) {
 			slot_dir(s, cg->v2, dir, sizeof(dir));
@@ -448,7 +453,8 @@ void cg_slot_usage(struct cg_slot *s, struct cell_usage *u)
 		v = cg_read_num(dir, "memory.max_usage_in_bytes");
 		u->peak_memory = v > 0 ? v : 0;
 		u->oom_killed = delta(cg_read_key(dir, "memory.oom_control",
-						  "oom_kill"), s->base_oom) > 0;
+						  "oom_kill"),
+				      s->base_oom) > 0;
 		slot_dir(s, cg->v1[C_PIDS], dir, sizeof(dir));
 	}
 	if (cg->mode == CG_V2)

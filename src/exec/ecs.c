@@ -48,21 +48,22 @@ static void settings_clear(struct ecs_settings *s)
 }
 
 /* A string setting: 0 and *out (or NULL when absent and optional). */
-static int opt_str(json_t *o, const char *where, const char *key,
-		   bool required, char **out, struct rc_err *err)
+static int opt_str(json_t *o, const char *where, const char *key, bool required,
+		   char **out, struct rc_err *err)
 {
 	json_t *v = json_object_get(o, key);
 
 	*out = NULL;
 	if (!v || json_is_null(v)) {
 		if (required)
-			return rc_err_field(err, key,
-					    "%s.%s is required", where, key);
+			return rc_err_field(err, key, "%s.%s is required",
+					    where, key);
 		return 0;
 	}
 	if (!json_is_string(v) || !*json_string_value(v))
-		return rc_err_field(err, key, "%s.%s must be a non-empty string",
-				    where, key);
+		return rc_err_field(err, key,
+				    "%s.%s must be a non-empty string", where,
+				    key);
 	*out = xstrdup(json_string_value(v));
 	return 0;
 }
@@ -78,21 +79,21 @@ static int opt_strv(json_t *o, const char *key, bool required, char ***out,
 		if (required)
 			return rc_err_field(err, key,
 					    FIELD ".%s is required: a list of "
-					    "ids",
+						  "ids",
 					    key);
 		return 0;
 	}
 	if (!json_is_array(v) || (required && !json_array_size(v)))
 		return rc_err_field(err, key,
-				    FIELD ".%s must be a %slist of strings", key,
-				    required ? "non-empty " : "");
+				    FIELD ".%s must be a %slist of strings",
+				    key, required ? "non-empty " : "");
 	free(*out);
 	*out = xcalloc(json_array_size(v) + 1, sizeof(char *));
 	json_array_foreach(v, i, it) {
 		if (!json_is_string(it) || !*json_string_value(it))
 			return rc_err_field(err, key,
 					    FIELD ".%s[%zu] must be a "
-					    "non-empty string",
+						  "non-empty string",
 					    key, i);
 		(*out)[i] = xstrdup(json_string_value(it));
 	}
@@ -100,15 +101,32 @@ static int opt_strv(json_t *o, const char *key, bool required, char ***out,
 }
 
 static const char *const setting_keys[] = {
-	"region", "cluster", "endpoint", "logs_endpoint", "subnets",
-	"security_groups", "assign_public_ip", "task_definition",
-	"container_name", "log_group", "log_stream_prefix", "poll_interval",
-	"poll_max_interval", "missing_grace", "request_timeout",
-	"max_attempts", "retry_base", "launch_type", NULL,
+	"region",
+	"cluster",
+	"endpoint",
+	"logs_endpoint",
+	"subnets",
+	"security_groups",
+	"assign_public_ip",
+	"task_definition",
+	"container_name",
+	"log_group",
+	"log_stream_prefix",
+	"poll_interval",
+	"poll_max_interval",
+	"missing_grace",
+	"request_timeout",
+	"max_attempts",
+	"retry_base",
+	"launch_type",
+	NULL,
 };
 
 static const char *const option_keys[] = {
-	"task_definition", "container_name", "log_group", "log_stream_prefix",
+	"task_definition",
+	"container_name",
+	"log_group",
+	"log_stream_prefix",
 	NULL,
 };
 
@@ -123,8 +141,8 @@ static bool key_known(const char *key, const char *const *keys)
 static int settings_load(const struct config *cfg, struct ecs_settings *s,
 			 struct rc_err *err)
 {
-	json_t *o = cfg->executors ? json_object_get(cfg->executors, "ecs")
-				   : NULL;
+	json_t *o = cfg->executors ? json_object_get(cfg->executors, "ecs") :
+				     NULL;
 	json_t *v;
 	const char *key;
 	int64_t n;
@@ -132,14 +150,15 @@ static int settings_load(const struct config *cfg, struct ecs_settings *s,
 	memset(s, 0, sizeof(*s));
 	if (!o || !json_is_object(o))
 		return rc_err_field(err, FIELD,
-				    FIELD " is missing: set at least region, "
+				    FIELD
+				    " is missing: set at least region, "
 				    "cluster, subnets and task_definition");
 	json_object_foreach(o, key, v) {
 		if (!key_known(key, setting_keys))
 			return rc_err_field(err, key,
 					    FIELD ".%s is not a setting of the "
-					    "ecs executor (see "
-					    "docs/engines/ecs.md)",
+						  "ecs executor (see "
+						  "docs/engines/ecs.md)",
 					    key);
 	}
 	if (opt_str(o, FIELD, "region", false, &s->region, err) < 0)
@@ -152,20 +171,20 @@ static int settings_load(const struct config *cfg, struct ecs_settings *s,
 		if (!r || !*r)
 			return rc_err_field(err, "region",
 					    FIELD ".region is required (or set "
-					    "AWS_REGION)");
+						  "AWS_REGION)");
 		s->region = xstrdup(r);
 	}
 	if (opt_str(o, FIELD, "cluster", true, &s->cluster, err) < 0 ||
 	    opt_str(o, FIELD, "endpoint", false, &s->endpoint, err) < 0 ||
-	    opt_str(o, FIELD, "logs_endpoint", false, &s->logs_endpoint,
-		    err) < 0 ||
+	    opt_str(o, FIELD, "logs_endpoint", false, &s->logs_endpoint, err) <
+		    0 ||
 	    opt_str(o, FIELD, "task_definition", true, &s->task_definition,
 		    err) < 0 ||
 	    opt_str(o, FIELD, "container_name", false, &s->container_name,
 		    err) < 0 ||
 	    opt_str(o, FIELD, "log_group", false, &s->log_group, err) < 0 ||
-	    opt_str(o, FIELD, "log_stream_prefix", false,
-		    &s->log_stream_prefix, err) < 0 ||
+	    opt_str(o, FIELD, "log_stream_prefix", false, &s->log_stream_prefix,
+		    err) < 0 ||
 	    opt_str(o, FIELD, "launch_type", false, &s->launch_type, err) < 0)
 		return -1;
 	if (!s->launch_type)
@@ -174,7 +193,7 @@ static int settings_load(const struct config *cfg, struct ecs_settings *s,
 	    strcmp(s->launch_type, "EC2") && strcmp(s->launch_type, "EXTERNAL"))
 		return rc_err_field(err, "launch_type",
 				    FIELD ".launch_type must be FARGATE, EC2 "
-				    "or EXTERNAL");
+					  "or EXTERNAL");
 	if (opt_strv(o, "subnets", !strcmp(s->launch_type, "FARGATE"),
 		     &s->subnets, err) < 0 ||
 	    opt_strv(o, "security_groups", false, &s->security_groups, err) < 0)
@@ -183,21 +202,24 @@ static int settings_load(const struct config *cfg, struct ecs_settings *s,
 	if (v && !json_is_boolean(v))
 		return rc_err_field(err, "assign_public_ip",
 				    FIELD ".assign_public_ip must be true or "
-				    "false");
+					  "false");
 	s->assign_public_ip = v && json_is_true(v);
 	if (s->log_group && !s->log_stream_prefix)
 		return rc_err_field(err, "log_stream_prefix",
-				    FIELD ".log_stream_prefix is required with "
+				    FIELD
+				    ".log_stream_prefix is required with "
 				    "log_group: the awslogs-stream-prefix of "
 				    "the task definition");
-	if (exec_setting_duration(o, FIELD, "poll_interval", 5000, 10, &s->poll_ms, err) < 0 ||
-	    exec_setting_duration(o, FIELD, "poll_max_interval", 30000, 10, &s->poll_max_ms,
-			 err) < 0 ||
-	    exec_setting_duration(o, FIELD, "missing_grace", 30000, 0, &s->missing_grace_ms,
-			 err) < 0 ||
+	if (exec_setting_duration(o, FIELD, "poll_interval", 5000, 10,
+				  &s->poll_ms, err) < 0 ||
+	    exec_setting_duration(o, FIELD, "poll_max_interval", 30000, 10,
+				  &s->poll_max_ms, err) < 0 ||
+	    exec_setting_duration(o, FIELD, "missing_grace", 30000, 0,
+				  &s->missing_grace_ms, err) < 0 ||
 	    exec_setting_duration(o, FIELD, "request_timeout", 30000, 100,
-			 &s->request_timeout_ms, err) < 0 ||
-	    exec_setting_duration(o, FIELD, "retry_base", 100, 1, &s->retry_base_ms, err) < 0)
+				  &s->request_timeout_ms, err) < 0 ||
+	    exec_setting_duration(o, FIELD, "retry_base", 100, 1,
+				  &s->retry_base_ms, err) < 0)
 		return -1;
 	if (s->poll_max_ms < s->poll_ms)
 		s->poll_max_ms = s->poll_ms;
@@ -208,7 +230,7 @@ static int settings_load(const struct config *cfg, struct ecs_settings *s,
 		if (n < 1 || n > 20)
 			return rc_err_field(err, "max_attempts",
 					    FIELD ".max_attempts must be a "
-					    "whole number from 1 to 20");
+						  "whole number from 1 to 20");
 		s->max_attempts = (int)n;
 	}
 	return 0;
@@ -219,16 +241,16 @@ static int options_check(const struct config *cfg, struct rc_err *err)
 {
 	for (size_t i = 0; i < cfg->n_autos; i++) {
 		const struct automation *a = &cfg->autos[i];
-		const char *exe = a->executor ? a->executor
-					      : cfg->server.executor;
+		const char *exe = a->executor ? a->executor :
+						cfg->server.executor;
 		json_t *v;
 		const char *key;
 		char where[256];
 
 		if (!exe || strcmp(exe, "ecs") || !a->executor_options)
 			continue;
-		snprintf(where, sizeof(where), "automation %s: executor_options",
-			 a->id);
+		snprintf(where, sizeof(where),
+			 "automation %s: executor_options", a->id);
 		if (!json_is_object(a->executor_options))
 			return rc_err_field(err, "executor_options",
 					    "%s must be a mapping", where);
@@ -271,16 +293,17 @@ static const char *option(const struct automation *a, const char *key)
 	if (!a || !a->executor_options || !json_is_object(a->executor_options))
 		return NULL;
 	v = json_object_get(a->executor_options, key);
-	return json_is_string(v) && *json_string_value(v) ? json_string_value(v)
-							  : NULL;
+	return json_is_string(v) && *json_string_value(v) ?
+		       json_string_value(v) :
+		       NULL;
 }
 
 void ecs_target_for(const struct ecs *e, const char *automation_id,
 		    struct ecs_target *t)
 {
 	const struct automation *a =
-		automation_id ? config_automation(e->ex->cfg, automation_id)
-			      : NULL;
+		automation_id ? config_automation(e->ex->cfg, automation_id) :
+				NULL;
 	const struct ecs_settings *s = &e->set;
 	const char *td = option(a, "task_definition");
 	const char *cn = option(a, "container_name");
@@ -339,7 +362,8 @@ static json_t *tag(const char *key, const char *value)
 
 	for (const unsigned char *p = (const unsigned char *)value;
 	     *p && n < sizeof(v) - 1; p++) {
-		bool ok = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		bool ok = (*p >= 'a' && *p <= 'z') ||
+			  (*p >= 'A' && *p <= 'Z') ||
 			  (*p >= '0' && *p <= '9') || strchr(" _.:/=+-@", *p);
 
 		v[n++] = ok ? (char)*p : '_';
@@ -381,7 +405,8 @@ static json_t *runtask_body(const struct ecs *e, const struct exec_spec *spec,
 		if (!eq || eq == spec->env[i])
 			continue;
 		name = xstrndup(spec->env[i], (size_t)(eq - spec->env[i]));
-		snprintf(what, sizeof(what), "environment variable %.40s", name);
+		snprintf(what, sizeof(what), "environment variable %.40s",
+			 name);
 		n = jstr(name, what, err);
 		v = n ? jstr(eq + 1, what, err) : NULL;
 		free(name);
@@ -396,15 +421,15 @@ static json_t *runtask_body(const struct ecs *e, const struct exec_spec *spec,
 		       "environment", env);
 	cmd = env = NULL;
 	if (spec->res && spec->res->cpu > 0)
-		json_object_set_new(co, "cpu",
-				    json_integer((json_int_t)(spec->res->cpu *
-								  1024 +
-							      0.5)));
+		json_object_set_new(
+			co, "cpu",
+			json_integer(
+				(json_int_t)(spec->res->cpu * 1024 + 0.5)));
 	if (spec->res && spec->res->memory > 0)
-		json_object_set_new(co, "memory",
-				    json_integer((spec->res->memory +
-						  (1 << 20) - 1) >>
-						 20));
+		json_object_set_new(
+			co, "memory",
+			json_integer((spec->res->memory + (1 << 20) - 1) >>
+				     20));
 	tags = json_array();
 	json_array_append_new(tags, tag("runcell:run-id", spec->run_id));
 	if (spec->automation_id)
@@ -447,8 +472,10 @@ static bool failures_say(json_t *answer, char *out, size_t n)
 	if (!json_is_array(f) || !json_array_size(f))
 		return false;
 	json_array_foreach(f, i, it) {
-		const char *r = json_string_value(json_object_get(it, "reason"));
-		const char *d = json_string_value(json_object_get(it, "detail"));
+		const char *r =
+			json_string_value(json_object_get(it, "reason"));
+		const char *d =
+			json_string_value(json_object_get(it, "detail"));
 		const char *a = json_string_value(json_object_get(it, "arn"));
 		int w;
 
@@ -505,8 +532,9 @@ static int ecs_start(struct executor *ex, const struct exec_spec *spec,
 	if (aws_call(e->aws, AWS_ECS, "RunTask", body, &answer, NULL, err) < 0)
 		goto out;
 	if (failures_say(answer, why, sizeof(why))) {
-		rc_err_set(err, EIO, "ecs RunTask: ECS did not start the task: "
-				     "%s",
+		rc_err_set(err, EIO,
+			   "ecs RunTask: ECS did not start the task: "
+			   "%s",
 			   why);
 		goto out;
 	}
@@ -557,7 +585,8 @@ static bool task_has_run_id(json_t *task, const char *run_id)
 		const char *k = json_string_value(json_object_get(t, "key"));
 		const char *v = json_string_value(json_object_get(t, "value"));
 
-		if (k && v && !strcmp(k, "runcell:run-id") && !strcmp(v, run_id))
+		if (k && v && !strcmp(k, "runcell:run-id") &&
+		    !strcmp(v, run_id))
 			return true;
 	}
 	return false;
@@ -572,8 +601,8 @@ static int describe_find(struct ecs *e, json_t *arns, size_t from,
 	size_t i;
 	int ret = 1;
 
-	for (i = from; i < json_array_size(arns) && i < from + ECS_DESCRIBE_BATCH;
-	     i++)
+	for (i = from;
+	     i < json_array_size(arns) && i < from + ECS_DESCRIBE_BATCH; i++)
 		json_array_append(part, json_array_get(arns, i));
 	body = json_pack("{s:s, s:o, s:[s]}", "cluster", e->set.cluster,
 			 "tasks", part, "include", "TAGS");
@@ -583,8 +612,8 @@ static int describe_find(struct ecs *e, json_t *arns, size_t from,
 		goto out;
 	}
 	json_array_foreach(json_object_get(answer, "tasks"), i, task) {
-		const char *a = json_string_value(json_object_get(task,
-								  "taskArn"));
+		const char *a =
+			json_string_value(json_object_get(task, "taskArn"));
 
 		if (a && task_has_run_id(task, run_id)) {
 			*arn = xstrdup(a);
@@ -683,8 +712,8 @@ static int ecs_attach(struct executor *ex, const char *run_id,
 	}
 	if (have_sc && sc.log_max > 0)
 		cap = sc.log_max;
-	r = ecs_run_new(e, run_id, arn, NULL,
-			log_path ? log_path : "/dev/null", cap);
+	r = ecs_run_new(e, run_id, arn, NULL, log_path ? log_path : "/dev/null",
+			cap);
 	if (have_sc) {
 		r->token = sc.token;
 		sc.token = NULL;
@@ -699,8 +728,8 @@ out:
 	return ret;
 }
 
-static int ecs_stop(struct executor *ex, const char *run_id,
-		    const char *handle, struct rc_err *err)
+static int ecs_stop(struct executor *ex, const char *run_id, const char *handle,
+		    struct rc_err *err)
 {
 	struct ecs *e = ex->priv;
 	struct ecs_run *r, *mine = NULL;

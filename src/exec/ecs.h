@@ -23,18 +23,18 @@
 struct ecs_settings {
 	char *region;
 	char *cluster;
-	char *endpoint;          /* NULL = AWS */
-	char *logs_endpoint;     /* NULL = endpoint, or AWS */
-	char **subnets;          /* NULL-terminated */
-	char **security_groups;  /* NULL-terminated, may be empty */
+	char *endpoint;		/* NULL = AWS */
+	char *logs_endpoint;	/* NULL = endpoint, or AWS */
+	char **subnets;		/* NULL-terminated */
+	char **security_groups; /* NULL-terminated, may be empty */
 	bool assign_public_ip;
-	char *task_definition;   /* default */
-	char *container_name;    /* NULL = family of the task definition */
-	char *log_group;         /* NULL = no logs fetched */
+	char *task_definition; /* default */
+	char *container_name;  /* NULL = family of the task definition */
+	char *log_group;       /* NULL = no logs fetched */
 	char *log_stream_prefix;
-	char *launch_type;       /* FARGATE, EC2, EXTERNAL */
-	int64_t poll_ms;         /* poll_interval */
-	int64_t poll_max_ms;     /* poll_max_interval: idle backoff cap */
+	char *launch_type;   /* FARGATE, EC2, EXTERNAL */
+	int64_t poll_ms;     /* poll_interval */
+	int64_t poll_max_ms; /* poll_max_interval: idle backoff cap */
 	int64_t missing_grace_ms;
 	int64_t request_timeout_ms;
 	int max_attempts;
@@ -45,9 +45,9 @@ struct ecs_settings {
 struct ecs_target {
 	char *task_definition;
 	char *container;
-	char *log_group;         /* NULL = no logs */
+	char *log_group; /* NULL = no logs */
 	char *log_prefix;
-	int64_t timeout_ms;      /* runcell's limit; 0 = none */
+	int64_t timeout_ms; /* runcell's limit; 0 = none */
 };
 
 enum ecs_stop {
@@ -65,20 +65,20 @@ struct ecs_run {
 	char *run_id;
 	char *arn;
 	char *task_id;
-	bool target_known;       /* false after attach until the task's tags */
+	bool target_known; /* false after attach until the task's tags */
 	struct ecs_target t;
 	char *log_stream;
 	char *log_path;
-	char *sidecar;           /* log_path + ".ecs" */
-	char *token;             /* CloudWatch nextForwardToken */
+	char *sidecar; /* log_path + ".ecs" */
+	char *token;   /* CloudWatch nextForwardToken */
 	int64_t log_bytes;
 	int64_t log_max;
 	bool log_truncated;
 	bool log_ends_nl;
 	bool log_error_said;
-	int64_t started_wall;    /* timeout base, ms since the epoch */
-	int64_t watch_mono;      /* when watching began (grace for MISSING) */
-	bool ran;                /* the task reached RUNNING */
+	int64_t started_wall; /* timeout base, ms since the epoch */
+	int64_t watch_mono;   /* when watching began (grace for MISSING) */
+	bool ran;	      /* the task reached RUNNING */
 	bool reported_running;
 	enum ecs_stop stop;
 	bool stop_sent;
@@ -91,7 +91,7 @@ struct ecs {
 	struct aws_client *aws;
 
 	pthread_mutex_t lock;
-	pthread_cond_t cond;     /* CLOCK_MONOTONIC */
+	pthread_cond_t cond; /* CLOCK_MONOTONIC */
 	pthread_t thread;
 	bool thread_started;
 	bool closing;
@@ -116,9 +116,9 @@ int ecs_stop_task(struct ecs *e, const char *arn, const char *reason,
 /* ecs_poll.c */
 /* A new run to watch (not yet added); automation_id NULL = learn it from
  * the task's tags. */
-struct ecs_run *ecs_run_new(struct ecs *e, const char *run_id,
-			    const char *arn, const char *automation_id,
-			    const char *log_path, int64_t log_max);
+struct ecs_run *ecs_run_new(struct ecs *e, const char *run_id, const char *arn,
+			    const char *automation_id, const char *log_path,
+			    int64_t log_max);
 void ecs_run_free(struct ecs_run *r);
 /* Set where the run's log stream is, from r->t and the task id. */
 void ecs_run_set_stream(struct ecs_run *r);
@@ -130,9 +130,9 @@ void ecs_sidecar_save(const struct ecs_run *r);
 /* What the sidecar holds. */
 struct ecs_sidecar {
 	char *arn;
-	char *token;             /* NULL = from the head */
-	int64_t log_max;         /* the cap start was given; 0 = unknown */
-	int64_t started_at;      /* ms since the epoch; 0 = unknown */
+	char *token;	    /* NULL = from the head */
+	int64_t log_max;    /* the cap start was given; 0 = unknown */
+	int64_t started_at; /* ms since the epoch; 0 = unknown */
 };
 /* Read it back: 0 and *sc filled (clear with ecs_sidecar_clear), 1 if
  * there is no (readable) sidecar. */
@@ -148,10 +148,9 @@ struct ecs_outcome {
 	enum run_state state;
 	bool has_exit_code;
 	int exit_code;
-	char reason[512];        /* "" = none */
+	char reason[512]; /* "" = none */
 };
-void ecs_task_outcome(json_t *task, const char *container,
-		      enum ecs_stop stop, int64_t timeout_ms,
-		      struct ecs_outcome *o);
+void ecs_task_outcome(json_t *task, const char *container, enum ecs_stop stop,
+		      int64_t timeout_ms, struct ecs_outcome *o);
 
 #endif

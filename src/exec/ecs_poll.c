@@ -50,9 +50,9 @@ void ecs_run_set_stream(struct ecs_run *r)
 					  r->t.container, r->task_id);
 }
 
-struct ecs_run *ecs_run_new(struct ecs *e, const char *run_id,
-			    const char *arn, const char *automation_id,
-			    const char *log_path, int64_t log_max)
+struct ecs_run *ecs_run_new(struct ecs *e, const char *run_id, const char *arn,
+			    const char *automation_id, const char *log_path,
+			    int64_t log_max)
 {
 	struct ecs_run *r = xcalloc(1, sizeof(*r));
 
@@ -148,8 +148,8 @@ int ecs_sidecar_load(const char *log_path, struct ecs_sidecar *sc)
 		goto out;
 	}
 	sc->arn = xstrdup(json_string_value(json_object_get(j, "task_arn")));
-	sc->token = xstrdup(json_string_value(json_object_get(j,
-							      "next_token")));
+	sc->token =
+		xstrdup(json_string_value(json_object_get(j, "next_token")));
 	sc->log_max = json_integer_value(json_object_get(j, "log_max"));
 	sc->started_at = json_integer_value(json_object_get(j, "started_at"));
 	ret = 0;
@@ -201,15 +201,16 @@ static int64_t log_append(struct ecs_run *r, json_t *events)
 		return 0;
 	buf_init(&b, 0);
 	json_array_foreach(events, i, ev) {
-		const char *m = json_string_value(json_object_get(ev, "message"));
+		const char *m =
+			json_string_value(json_object_get(ev, "message"));
 		size_t n = m ? strlen(m) : 0;
 		bool nl = !n || m[n - 1] != '\n';
 		int64_t room;
 
 		if (!m)
 			continue;
-		room = r->log_max ? r->log_max - r->log_bytes - (int64_t)b.len
-				  : INT64_MAX;
+		room = r->log_max ? r->log_max - r->log_bytes - (int64_t)b.len :
+				    INT64_MAX;
 		if ((int64_t)(n + nl) > room) {
 			if (room > 0)
 				buf_append(&b, m, (size_t)room);
@@ -255,8 +256,7 @@ static int logs_fetch(struct ecs *e, struct ecs_run *r)
 
 	if (!r->log_stream || r->log_truncated)
 		return 0;
-	for (int page = 0; page < LOG_PAGES_MAX && !r->log_truncated;
-	     page++) {
+	for (int page = 0; page < LOG_PAGES_MAX && !r->log_truncated; page++) {
 		json_t *body, *answer = NULL;
 		struct aws_status st;
 		struct rc_err err = { 0 };
@@ -285,8 +285,8 @@ static int logs_fetch(struct ecs *e, struct ecs_run *r)
 		r->log_error_said = false;
 		if (log_append(r, json_object_get(answer, "events")))
 			wrote = 1;
-		next = json_string_value(json_object_get(answer,
-							 "nextForwardToken"));
+		next = json_string_value(
+			json_object_get(answer, "nextForwardToken"));
 		if (!next || (r->token && !strcmp(next, r->token))) {
 			json_decref(answer);
 			break; /* the end of the stream, for now */
@@ -345,9 +345,8 @@ static void duration_text(int64_t ms, char *out, size_t n)
  * then the named container's exitCode: 0 succeeded, else failed; without an
  * exit code (it never ran) failed, with stopCode and stoppedReason.
  */
-void ecs_task_outcome(json_t *task, const char *container,
-		      enum ecs_stop stop, int64_t timeout_ms,
-		      struct ecs_outcome *o)
+void ecs_task_outcome(json_t *task, const char *container, enum ecs_stop stop,
+		      int64_t timeout_ms, struct ecs_outcome *o)
 {
 	json_t *c = find_container(task, container);
 	json_t *code = json_object_get(c, "exitCode");
@@ -355,9 +354,9 @@ void ecs_task_outcome(json_t *task, const char *container,
 	const char *sreason = jstr_nonempty(task, "stoppedReason");
 	const char *creason = jstr_nonempty(c, "reason");
 	bool user_stop = !stop_code || !strcmp(stop_code, "UserInitiated");
-	bool ours_timeout = stop == ECS_STOP_TIMEOUT ||
-			    (sreason && str_has_prefix(sreason,
-						       ECS_TIMEOUT_REASON));
+	bool ours_timeout =
+		stop == ECS_STOP_TIMEOUT ||
+		(sreason && str_has_prefix(sreason, ECS_TIMEOUT_REASON));
 	bool ours = stop == ECS_STOP_USER ||
 		    (sreason && !strcmp(sreason, ECS_STOP_REASON));
 	char d[32];
@@ -365,7 +364,8 @@ void ecs_task_outcome(json_t *task, const char *container,
 	memset(o, 0, sizeof(*o));
 	o->has_exit_code = json_is_integer(code);
 	o->exit_code = o->has_exit_code ? (int)json_integer_value(code) : 0;
-	if (has_text(creason, "OutOfMemory") || has_text(sreason, "OutOfMemory")) {
+	if (has_text(creason, "OutOfMemory") ||
+	    has_text(sreason, "OutOfMemory")) {
 		o->state = RUN_FAILED;
 		snprintf(o->reason, sizeof(o->reason), "memory limit exceeded");
 	} else if (ours_timeout && user_stop) {
@@ -392,14 +392,14 @@ void ecs_task_outcome(json_t *task, const char *container,
 			 stop_code ? stop_code : "",
 			 stop_code && sreason ? ": " : "",
 			 sreason ? sreason : "",
-			 creason && !has_text(sreason, creason)
-				 ? (stop_code || sreason ? " (" : "")
-				 : "",
+			 creason && !has_text(sreason, creason) ?
+				 (stop_code || sreason ? " (" : "") :
+				 "",
 			 creason && !has_text(sreason, creason) ? creason : "",
 			 creason && !has_text(sreason, creason) &&
-					 (stop_code || sreason)
-				 ? ")"
-				 : "");
+					 (stop_code || sreason) ?
+				 ")" :
+				 "");
 		if (!o->reason[0])
 			snprintf(o->reason, sizeof(o->reason),
 				 "the task stopped without an exit code");
@@ -456,8 +456,8 @@ static void learn_target(struct ecs *e, struct ecs_run *r, json_t *task)
 		const char *k = json_string_value(json_object_get(t, "key"));
 
 		if (k && !strcmp(k, "runcell:automation"))
-			automation = json_string_value(json_object_get(t,
-								       "value"));
+			automation =
+				json_string_value(json_object_get(t, "value"));
 	}
 	if (automation) {
 		ecs_target_clear(&r->t);
@@ -480,8 +480,8 @@ static enum ecs_stop stop_kind(struct ecs *e, struct ecs_run *r)
 /* One DescribeTasks entry for r.  Returns true if something changed. */
 static bool process_task(struct ecs *e, struct ecs_run *r, json_t *task)
 {
-	const char *status = json_string_value(json_object_get(task,
-							       "lastStatus"));
+	const char *status =
+		json_string_value(json_object_get(task, "lastStatus"));
 	bool stopped = status && !strcmp(status, "STOPPED");
 	bool changed = false;
 	int64_t now = time_now_ms();
@@ -570,9 +570,9 @@ static struct ecs_run *match(struct ecs_run **runs, size_t n, const char *arn)
 	if (!arn)
 		return NULL;
 	for (size_t i = 0; i < n; i++)
-		if (!runs[i]->done && (!strcmp(runs[i]->arn, arn) ||
-				       !strcmp(runs[i]->task_id,
-					       ecs_task_id(arn))))
+		if (!runs[i]->done &&
+		    (!strcmp(runs[i]->arn, arn) ||
+		     !strcmp(runs[i]->task_id, ecs_task_id(arn))))
 			return runs[i];
 	return NULL;
 }
@@ -602,8 +602,8 @@ static int describe_batch(struct ecs *e, struct ecs_run **runs, size_t n,
 	}
 	json_decref(body);
 	json_array_foreach(json_object_get(answer, "tasks"), i, it) {
-		const char *arn = json_string_value(json_object_get(it,
-								    "taskArn"));
+		const char *arn =
+			json_string_value(json_object_get(it, "taskArn"));
 		struct ecs_run *r = match(runs, n, arn);
 
 		if (!r)
@@ -615,8 +615,8 @@ static int describe_batch(struct ecs *e, struct ecs_run **runs, size_t n,
 	}
 	json_array_foreach(json_object_get(answer, "failures"), i, it) {
 		const char *arn = json_string_value(json_object_get(it, "arn"));
-		const char *why = json_string_value(json_object_get(it,
-								    "reason"));
+		const char *why =
+			json_string_value(json_object_get(it, "reason"));
 		struct ecs_run *r = match(runs, n, arn);
 
 		if (!r)
@@ -648,8 +648,8 @@ static int poll_round(struct ecs *e, struct ecs_run **snap, size_t n)
 	size_t down = 0;
 
 	for (size_t i = 0; i < n; i += ECS_DESCRIBE_BATCH) {
-		size_t m = n - i < ECS_DESCRIBE_BATCH ? n - i
-						       : ECS_DESCRIBE_BATCH;
+		size_t m = n - i < ECS_DESCRIBE_BATCH ? n - i :
+							ECS_DESCRIBE_BATCH;
 		struct rc_err e1 = { 0 };
 		int r = describe_batch(e, snap + i, m, &e1);
 
@@ -753,8 +753,9 @@ int ecs_poller_start(struct ecs *e, struct rc_err *err)
 	int r = pthread_create(&e->thread, NULL, poller_main, e);
 
 	if (r)
-		return rc_err_set(err, r, "ecs: cannot start the poller "
-					  "thread: %s",
+		return rc_err_set(err, r,
+				  "ecs: cannot start the poller "
+				  "thread: %s",
 				  strerror(r));
 	e->thread_started = true;
 	return 0;

@@ -15,10 +15,8 @@ struct backend {
 };
 
 static const struct backend backends[] = {
-	{ "process", exec_process_open },
-	{ "sandbox", exec_sandbox_open },
-	{ "slurm", exec_slurm_open },
-	{ "ecs", exec_ecs_open },
+	{ "process", exec_process_open }, { "sandbox", exec_sandbox_open },
+	{ "slurm", exec_slurm_open },	  { "ecs", exec_ecs_open },
 	{ "kubernetes", exec_k8s_open },
 };
 
@@ -52,9 +50,9 @@ int exec_open(const char *name, const struct config *cfg,
 			  name);
 }
 
-int exec_setting_duration(const json_t *o, const char *section,
-			  const char *key, int64_t def_ms, int64_t min_ms,
-			  int64_t *out, struct rc_err *err)
+int exec_setting_duration(const json_t *o, const char *section, const char *key,
+			  int64_t def_ms, int64_t min_ms, int64_t *out,
+			  struct rc_err *err)
 {
 	const json_t *v = json_object_get(o, key);
 	int64_t ms = def_ms;

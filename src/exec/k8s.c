@@ -100,13 +100,24 @@ static void label_value(const char *in, char out[64])
 /* ---- settings ------------------------------------------------------------ */
 
 static const char *const settings_keys[] = {
-	"namespace", "image", "api_server", "kubeconfig", "in_cluster",
-	"service_account", "ttl_seconds_after_finished", "poll_interval",
-	"image_pull_policy", "timeout_grace", NULL,
+	"namespace",
+	"image",
+	"api_server",
+	"kubeconfig",
+	"in_cluster",
+	"service_account",
+	"ttl_seconds_after_finished",
+	"poll_interval",
+	"image_pull_policy",
+	"timeout_grace",
+	NULL,
 };
 
 static const char *const option_keys[] = {
-	"image", "namespace", "node_selector", NULL,
+	"image",
+	"namespace",
+	"node_selector",
+	NULL,
 };
 
 static bool in_list(const char *const *list, const char *s)
@@ -126,8 +137,9 @@ static int opt_string(json_t *o, const char *key, const char **out,
 	if (!v || json_is_null(v))
 		return 0;
 	if (!json_is_string(v) || !*json_string_value(v))
-		return rc_err_field(err, key, FIELD ".%s must be a non-empty "
-					      "string",
+		return rc_err_field(err, key,
+				    FIELD ".%s must be a non-empty "
+					  "string",
 				    key);
 	*out = json_string_value(v);
 	return 0;
@@ -160,7 +172,8 @@ static int settings_load(struct k8s *k, struct rc_err *err)
 	json_object_foreach(conf, key, v) {
 		if (!in_list(settings_keys, key))
 			return rc_err_field(err, key,
-					    FIELD ": unknown key \"%s\"; known "
+					    FIELD
+					    ": unknown key \"%s\"; known "
 					    "keys are namespace, image, "
 					    "api_server, kubeconfig, "
 					    "in_cluster, service_account, "
@@ -174,8 +187,8 @@ static int settings_load(struct k8s *k, struct rc_err *err)
 	if (str && !dns_label(str))
 		return rc_err_field(err, "namespace",
 				    FIELD ".namespace \"%s\" is not a valid "
-				    "namespace name (lowercase letters, "
-				    "digits and '-', at most 63)",
+					  "namespace name (lowercase letters, "
+					  "digits and '-', at most 63)",
 				    str);
 	s->ns = xstrdup(str);
 	if (opt_string(conf, "image", &str, err) < 0)
@@ -186,7 +199,7 @@ static int settings_load(struct k8s *k, struct rc_err *err)
 	if (str && !dns_subdomain(str))
 		return rc_err_field(err, "service_account",
 				    FIELD ".service_account \"%s\" is not a "
-				    "valid service account name",
+					  "valid service account name",
 				    str);
 	s->service_account = xstrdup(str);
 	if (opt_string(conf, "image_pull_policy", &str, err) < 0)
@@ -195,7 +208,7 @@ static int settings_load(struct k8s *k, struct rc_err *err)
 	    strcmp(str, "Never"))
 		return rc_err_field(err, "image_pull_policy",
 				    FIELD ".image_pull_policy must be Always, "
-				    "IfNotPresent or Never, not \"%s\"",
+					  "IfNotPresent or Never, not \"%s\"",
 				    str);
 	s->pull_policy = xstrdup(str);
 	s->ttl_s = 86400;
@@ -205,16 +218,17 @@ static int settings_load(struct k8s *k, struct rc_err *err)
 	} else if (v && (!json_is_integer(v) || json_integer_value(v) < 0 ||
 			 json_integer_value(v) > 2147483647)) {
 		return rc_err_field(err, "ttl_seconds_after_finished",
-				    FIELD ".ttl_seconds_after_finished must "
+				    FIELD
+				    ".ttl_seconds_after_finished must "
 				    "be a whole number of seconds >= 0 (or "
 				    "null to keep finished Jobs)");
 	} else if (v) {
 		s->ttl_s = json_integer_value(v);
 	}
-	if (exec_setting_duration(conf, FIELD, "poll_interval", 2000, 100, &s->poll_ms, err) <
-		    0 ||
-	    exec_setting_duration(conf, FIELD, "timeout_grace", 5000, 0, &s->grace_ms, err) <
-		    0)
+	if (exec_setting_duration(conf, FIELD, "poll_interval", 2000, 100,
+				  &s->poll_ms, err) < 0 ||
+	    exec_setting_duration(conf, FIELD, "timeout_grace", 5000, 0,
+				  &s->grace_ms, err) < 0)
 		return -1;
 	s->watch_s = 60;
 
@@ -229,7 +243,7 @@ static int settings_load(struct k8s *k, struct rc_err *err)
 	if (conn.in_cluster && conn.kubeconfig)
 		return rc_err_field(err, "kubeconfig",
 				    FIELD ": set either in_cluster or "
-				    "kubeconfig, not both");
+					  "kubeconfig, not both");
 	if (k8s_client_new(&conn, &k->client, err) < 0)
 		return rc_err_wrap(err, FIELD);
 	if (!s->ns)
@@ -244,7 +258,7 @@ static int settings_load(struct k8s *k, struct rc_err *err)
 struct auto_opts {
 	const char *image;
 	const char *ns;
-	json_t *node_selector;         /* object or NULL */
+	json_t *node_selector; /* object or NULL */
 };
 
 static int automation_options(struct k8s *k, const struct automation *a,
@@ -306,11 +320,12 @@ static int automation_options(struct k8s *k, const struct automation *a,
 		o->node_selector = v;
 	}
 	if (!o->image)
-		return rc_err_field(err, "image",
-				    "automation %s has no container image: set "
-				    FIELD ".image or the automation's "
-				    "executor_options.image",
-				    id);
+		return rc_err_field(
+			err, "image",
+			"automation %s has no container image: set " FIELD
+			".image or the automation's "
+			"executor_options.image",
+			id);
 	return 0;
 }
 
@@ -387,9 +402,9 @@ static json_t *job_new(struct k8s *k, const struct exec_spec *spec,
 		/* HOME names the run's folder on this host; the container
 		 * keeps its image's HOME. */
 		if (strcmp(name, "HOME") != 0)
-			json_array_append_new(
-				env, json_pack("{s:s, s:s}", "name", name,
-					       "value", eq + 1));
+			json_array_append_new(env,
+					      json_pack("{s:s, s:s}", "name",
+							name, "value", eq + 1));
 		free(name);
 	}
 	container = json_pack("{s:s, s:s, s:o, s:o, s:o}", "name",
@@ -624,8 +639,7 @@ static int k8s_start(struct executor *ex, const struct exec_spec *spec,
 		const char *owner;
 
 		k8s_resp_free(&r);
-		if (k8s_request(k->client, NULL, "GET", p, NULL, &r, err) <
-		    0) {
+		if (k8s_request(k->client, NULL, "GET", p, NULL, &r, err) < 0) {
 			free(p);
 			rc_err_wrap(err, "%s (it exists already)", what);
 			goto out;
@@ -688,8 +702,8 @@ out:
 	return ret;
 }
 
-static int k8s_stop(struct executor *ex, const char *run_id,
-		    const char *handle, struct rc_err *err)
+static int k8s_stop(struct executor *ex, const char *run_id, const char *handle,
+		    struct rc_err *err)
 {
 	struct k8s *k = ex->priv;
 	char *ns = NULL, *name = NULL;

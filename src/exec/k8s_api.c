@@ -18,9 +18,9 @@
 #include <unistd.h>
 #include <yaml.h>
 
-#define K8S_TOKEN_REREAD_MS 60000      /* projected tokens rotate */
-#define K8S_FILE_MAX (1u << 20)        /* kubeconfig, token, CA */
-#define K8S_ANSWER_MAX (64u << 20)     /* one JSON answer */
+#define K8S_TOKEN_REREAD_MS 60000  /* projected tokens rotate */
+#define K8S_FILE_MAX (1u << 20)	   /* kubeconfig, token, CA */
+#define K8S_ANSWER_MAX (64u << 20) /* one JSON answer */
 #define K8S_BACKOFF_MAX_MS 8000
 #define K8S_RETRY_AFTER_MAX_MS 10000
 
@@ -39,10 +39,10 @@ struct k8s_client {
 	int attempts;
 	int64_t backoff_ms;
 
-	pthread_mutex_t lock;          /* the token fields */
+	pthread_mutex_t lock; /* the token fields */
 	char *token;
-	char *token_file;              /* NULL: token is fixed */
-	int64_t token_read_ms;         /* monotonic */
+	char *token_file;      /* NULL: token is fixed */
+	int64_t token_read_ms; /* monotonic */
 };
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
@@ -505,8 +505,7 @@ static char *auth_header(struct k8s_client *c)
 	    time_mono_ms() - c->token_read_ms > K8S_TOKEN_REREAD_MS) {
 		c->token_read_ms = time_mono_ms();
 		/* Keep the old token if the file cannot be read now. */
-		if (read_trimmed(c->token_file, &fresh, NULL) == 0 &&
-		    *fresh) {
+		if (read_trimmed(c->token_file, &fresh, NULL) == 0 && *fresh) {
 			secret_free(c->token);
 			c->token = fresh;
 			fresh = NULL;
@@ -656,10 +655,10 @@ const char *k8s_resp_message(const struct k8s_resp *r)
 
 struct xfer {
 	CURL *h;
-	struct buf *dest;              /* the answer, or pending stream data */
+	struct buf *dest; /* the answer, or pending stream data */
 	bool stream;
 	bool got_header;
-	int64_t start_ms, last_ms;     /* monotonic */
+	int64_t start_ms, last_ms; /* monotonic */
 	int64_t retry_after_ms;
 	int64_t idle_ms, deadline_ms;
 	k8s_data_fn fn;
@@ -867,10 +866,10 @@ static void parse_answer(struct xfer *x, struct k8s_resp *resp)
 
 	curl_easy_getinfo(x->h, CURLINFO_RESPONSE_CODE, &resp->status);
 	curl_easy_getinfo(x->h, CURLINFO_CONTENT_TYPE, &ct);
-	if (resp->text.len && ((ct && strstr(ct, "json")) ||
-			       resp->text.data[0] == '{'))
-		resp->body = json_loadb(resp->text.data, resp->text.len, 0,
-					NULL);
+	if (resp->text.len &&
+	    ((ct && strstr(ct, "json")) || resp->text.data[0] == '{'))
+		resp->body =
+			json_loadb(resp->text.data, resp->text.len, 0, NULL);
 }
 
 int k8s_request(struct k8s_client *c, struct k8s_waker *w, const char *method,
@@ -975,8 +974,8 @@ int k8s_stream(struct k8s_client *c, struct k8s_waker *w, const char *path,
 				 "Kubernetes API server %s: GET %s: no data "
 				 "for too long",
 				 c->server, path);
-	} else if (code != CURLE_OK && !(resp->status >= 200 &&
-					  code == CURLE_PARTIAL_FILE)) {
+	} else if (code != CURLE_OK &&
+		   !(resp->status >= 200 && code == CURLE_PARTIAL_FILE)) {
 		ret = rc_err_set(err, EHOSTUNREACH,
 				 "Kubernetes API server %s: GET %s: %s",
 				 c->server, path, curl_easy_strerror(code));

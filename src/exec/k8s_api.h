@@ -26,13 +26,13 @@
 /* Where the API server is and how to reach it.  Strings are borrowed for
  * the duration of k8s_client_new only. */
 struct k8s_conn {
-	const char *api_server;   /* URL; overrides the kubeconfig's server */
-	const char *kubeconfig;   /* path, or NULL */
-	bool in_cluster;          /* use the pod's service account */
-	const char *sa_dir;       /* NULL = K8S_SA_DIR */
-	int64_t timeout_ms;       /* per request; 0 = 30 s */
-	int attempts;             /* tries per request; 0 = 4 */
-	int64_t backoff_ms;       /* first retry delay; 0 = 250 ms */
+	const char *api_server; /* URL; overrides the kubeconfig's server */
+	const char *kubeconfig; /* path, or NULL */
+	bool in_cluster;	/* use the pod's service account */
+	const char *sa_dir;	/* NULL = K8S_SA_DIR */
+	int64_t timeout_ms;	/* per request; 0 = 30 s */
+	int attempts;		/* tries per request; 0 = 4 */
+	int64_t backoff_ms;	/* first retry delay; 0 = 250 ms */
 };
 
 struct k8s_client;
@@ -66,12 +66,12 @@ const char *k8s_client_namespace(const struct k8s_client *c);
  * that thread's connections open between requests. */
 struct k8s_waker {
 	pthread_mutex_t lock;
-	pthread_cond_t cond;       /* CLOCK_MONOTONIC */
-	void *multi;               /* CURLM for requests */
-	void *smulti;              /* CURLM for streams (a request may run
+	pthread_cond_t cond; /* CLOCK_MONOTONIC */
+	void *multi;	     /* CURLM for requests */
+	void *smulti;	     /* CURLM for streams (a request may run
 				      while a stream is open) */
-	bool wake;                 /* lock */
-	bool quit;                 /* lock */
+	bool wake;	     /* lock */
+	bool quit;	     /* lock */
 };
 
 void k8s_waker_init(struct k8s_waker *w);
@@ -86,9 +86,9 @@ void k8s_waker_sleep(struct k8s_waker *w, int64_t ms);
 
 /* An answer.  body is the parsed JSON when the answer was JSON. */
 struct k8s_resp {
-	long status;               /* HTTP status; 0 if none arrived */
+	long status; /* HTTP status; 0 if none arrived */
 	json_t *body;
-	struct buf text;           /* the raw answer (capped) */
+	struct buf text; /* the raw answer (capped) */
 };
 
 void k8s_resp_init(struct k8s_resp *r);

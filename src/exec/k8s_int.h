@@ -26,68 +26,68 @@
 #define K8S_CONTAINER "run"
 
 struct k8s_settings {
-	char *ns;                      /* default namespace */
-	char *image;                   /* default image, or NULL */
-	char *service_account;         /* pods' serviceAccountName, or NULL */
-	char *pull_policy;             /* imagePullPolicy, or NULL */
-	int64_t ttl_s;                 /* ttlSecondsAfterFinished; -1 unset */
-	int64_t poll_ms;               /* polling / re-check interval */
-	int64_t grace_ms;              /* runcell's timeout after k8s's own */
-	int64_t watch_s;               /* timeoutSeconds of one watch */
+	char *ns;	       /* default namespace */
+	char *image;	       /* default image, or NULL */
+	char *service_account; /* pods' serviceAccountName, or NULL */
+	char *pull_policy;     /* imagePullPolicy, or NULL */
+	int64_t ttl_s;	       /* ttlSecondsAfterFinished; -1 unset */
+	int64_t poll_ms;       /* polling / re-check interval */
+	int64_t grace_ms;      /* runcell's timeout after k8s's own */
+	int64_t watch_s;       /* timeoutSeconds of one watch */
 };
 
 struct klog;
 
 struct kjob {
-	struct kjob *next;             /* lock */
+	struct kjob *next; /* lock */
 	struct kns *ns;
-	char *run_id;                  /* also the Job's name */
+	char *run_id; /* also the Job's name */
 	char *log_path;
-	bool stop_requested;           /* lock */
-	bool need_sync;                /* lock: GET the Job before trusting
+	bool stop_requested; /* lock */
+	bool need_sync;	     /* lock: GET the Job before trusting
 					  the watch (new, adopted, attached) */
-	bool handle_known;             /* attach had a handle: a missing Job
+	bool handle_known;   /* attach had a handle: a missing Job
 					  was submitted and is gone */
-	bool synced;                   /* got the Job object at least once */
-	bool limits_known;             /* log base/cap and timeout from the
+	bool synced;	     /* got the Job object at least once */
+	bool limits_known;   /* log base/cap and timeout from the
 					  spec, not the Job's annotations */
 	bool reported_running;
-	bool seen_active;              /* the Job had an active pod */
-	bool timeout_deleted;          /* deleted by runcell's timeout */
-	int64_t timeout_ms;            /* 0 = none */
-	int64_t start_ms;              /* wall ms the Job was created */
-	int64_t next_check_mono;       /* pod re-check while not running */
-	char waiting[96];              /* why the pod waits, for reasons */
-	char *pod;                     /* pod name once known */
+	bool seen_active;	 /* the Job had an active pod */
+	bool timeout_deleted;	 /* deleted by runcell's timeout */
+	int64_t timeout_ms;	 /* 0 = none */
+	int64_t start_ms;	 /* wall ms the Job was created */
+	int64_t next_check_mono; /* pod re-check while not running */
+	char waiting[96];	 /* why the pod waits, for reasons */
+	char *pod;		 /* pod name once known */
 
 	/* The local log.  Changed by the follower thread while one runs,
 	 * otherwise by the watcher. */
-	int64_t log_max;               /* 0 = no cap */
-	int64_t log_base;              /* local size before the pod's output */
-	int64_t log_len;               /* local size now */
-	int64_t received;              /* bytes of the pod log consumed */
+	int64_t log_max;  /* 0 = no cap */
+	int64_t log_base; /* local size before the pod's output */
+	int64_t log_len;  /* local size now */
+	int64_t received; /* bytes of the pod log consumed */
 	bool truncated;
 	bool last_nl;
-	struct klog *follower;         /* NULL or a running/ended follower */
-	bool log_complete;             /* a follow stream ended normally */
-	int64_t follow_next_mono;      /* earliest restart of a follower */
+	struct klog *follower;	  /* NULL or a running/ended follower */
+	bool log_complete;	  /* a follow stream ended normally */
+	int64_t follow_next_mono; /* earliest restart of a follower */
 };
 
 struct kns {
-	struct kns *next;              /* lock */
+	struct kns *next; /* lock */
 	struct k8s *k;
 	char *name;
 	struct k8s_waker w;
 	pthread_t thread;
 	bool started;
 	/* watcher thread only */
-	char *rv;                      /* resourceVersion to watch from */
-	bool poll_mode;                /* watch refused: LIST every poll_ms */
-	bool down;                     /* API server unreachable */
+	char *rv;	/* resourceVersion to watch from */
+	bool poll_mode; /* watch refused: LIST every poll_ms */
+	bool down;	/* API server unreachable */
 	int64_t backoff_ms;
-	struct buf line;               /* partial watch line */
-	bool relist;                   /* set by the watch: LIST again */
-	int watch_failures;            /* in a row, while LIST works */
+	struct buf line;    /* partial watch line */
+	bool relist;	    /* set by the watch: LIST again */
+	int watch_failures; /* in a row, while LIST works */
 };
 
 struct k8s {
@@ -95,8 +95,8 @@ struct k8s {
 	struct k8s_settings set;
 	struct k8s_client *client;
 	pthread_mutex_t lock;
-	struct kjob *jobs;             /* lock */
-	struct kns *namespaces;        /* lock */
+	struct kjob *jobs;	/* lock */
+	struct kns *namespaces; /* lock */
 	atomic_bool quit;
 };
 

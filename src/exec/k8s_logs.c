@@ -25,16 +25,15 @@ struct klog {
 	struct k8s_waker w;
 	pthread_t thread;
 	atomic_bool done;
-	bool ok;                       /* the stream ended normally */
-	int64_t pos;                   /* bytes of this stream */
+	bool ok;     /* the stream ended normally */
+	int64_t pos; /* bytes of this stream */
 };
 
 /* Take bytes [*pos, *pos + len) of the pod's log (counted from its
  * start) and append those not yet in the local log, up to the cap; past
  * it, write the marker line once.  Returns -1 when nothing more is
  * wanted. */
-static int log_take(struct kjob *j, int64_t *pos, const char *data,
-		    size_t len)
+static int log_take(struct kjob *j, int64_t *pos, const char *data, size_t len)
 {
 	int64_t start = *pos, keep;
 	int fd, ret = 0;
@@ -48,8 +47,7 @@ static int log_take(struct kjob *j, int64_t *pos, const char *data,
 		data += j->received - start;
 		len -= (size_t)(j->received - start);
 	}
-	fd = open(j->log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
-		  0640);
+	fd = open(j->log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
 	if (fd < 0)
 		return 0; /* the bytes stay "new": tried again later */
 	keep = (int64_t)len;
@@ -92,8 +90,8 @@ static void *follow_main(void *arg)
 	struct rc_err e;
 	int rc;
 
-	rc = k8s_stream(l->k->client, &l->w, l->path, 0, 0, follow_data, l,
-			&r, &e);
+	rc = k8s_stream(l->k->client, &l->w, l->path, 0, 0, follow_data, l, &r,
+			&e);
 	l->ok = (rc == 0 && r.status == 200) || l->j->truncated;
 	k8s_resp_free(&r);
 	atomic_store(&l->done, true);
@@ -127,12 +125,11 @@ void k8s_follower_stop(struct kns *n, struct kjob *j)
 	follower_join(n, j);
 }
 
-static char *log_path(struct kns *n, struct kjob *j, bool follow,
-		      int64_t limit)
+static char *log_path(struct kns *n, struct kjob *j, bool follow, int64_t limit)
 {
-	char *limit_s = limit > 0 ? xasprintf("&limitBytes=%lld",
-					      (long long)limit) :
-				    xstrdup("");
+	char *limit_s =
+		limit > 0 ? xasprintf("&limitBytes=%lld", (long long)limit) :
+			    xstrdup("");
 	char *p = xasprintf("/api/v1/namespaces/%s/pods/%s/log?"
 			    "%scontainer=%s%s",
 			    n->name, j->pod, follow ? "follow=true&" : "",
@@ -187,8 +184,7 @@ void k8s_log_final(struct kns *n, struct kjob *j)
 	if (j->log_max > 0)
 		limit = j->received + (j->log_max - j->log_len) + 1;
 	path = log_path(n, j, false, limit);
-	if (k8s_request(n->k->client, &n->w, "GET", path, NULL, &r, &e) ==
-		    0 &&
+	if (k8s_request(n->k->client, &n->w, "GET", path, NULL, &r, &e) == 0 &&
 	    r.status == 200 && r.text.len)
 		log_take(j, &pos, r.text.data, r.text.len);
 	k8s_resp_free(&r);

@@ -33,7 +33,7 @@
 #include <unistd.h>
 
 #define K8S_DOWN_BACKOFF_MAX_MS 30000
-#define K8S_WATCH_FAILURES_MAX 3       /* then poll */
+#define K8S_WATCH_FAILURES_MAX 3 /* then poll */
 
 static const char *str_at(json_t *o, const char *a, const char *b)
 {
@@ -78,8 +78,8 @@ static void report_running(struct kns *n, struct kjob *j)
 
 /* Report the terminal event of j and stop watching it; j is freed.  ran:
  * the program started (RUNNING is reported first if it was not yet). */
-static void finish(struct kns *n, struct kjob *j, enum run_state st,
-		   bool ran, bool has_exit, int code, const char *reason)
+static void finish(struct kns *n, struct kjob *j, enum run_state st, bool ran,
+		   bool has_exit, int code, const char *reason)
 {
 	struct exec_event ev = { 0 };
 	struct k8s *k = n->k;
@@ -109,12 +109,12 @@ static void finish(struct kns *n, struct kjob *j, enum run_state st,
 
 struct podinfo {
 	char name[254];
-	bool started;                  /* running, or ran */
+	bool started; /* running, or ran */
 	bool terminated;
 	int exit_code;
-	char reason[64];               /* terminated.reason */
+	char reason[64]; /* terminated.reason */
 	char message[200];
-	char waiting[96];              /* waiting reason: message */
+	char waiting[96]; /* waiting reason: message */
 };
 
 static void pod_read(json_t *pod, struct podinfo *pi)
@@ -127,9 +127,9 @@ static void pod_read(json_t *pod, struct podinfo *pi)
 
 	memset(pi, 0, sizeof(*pi));
 	snprintf(pi->name, sizeof(pi->name), "%s",
-		 str_at(pod, "metadata", "name") ? str_at(pod, "metadata",
-							   "name") :
-						   "");
+		 str_at(pod, "metadata", "name") ?
+			 str_at(pod, "metadata", "name") :
+			 "");
 	json_array_foreach(cs, i, it) {
 		const char *nm = json_string_value(json_object_get(it, "name"));
 
@@ -141,8 +141,8 @@ static void pod_read(json_t *pod, struct podinfo *pi)
 		json_t *t = json_object_get(st, "terminated");
 
 		pi->started = pi->terminated = true;
-		pi->exit_code = (int)json_integer_value(
-			json_object_get(t, "exitCode"));
+		pi->exit_code =
+			(int)json_integer_value(json_object_get(t, "exitCode"));
 		snprintf(pi->reason, sizeof(pi->reason), "%s",
 			 str_at(t, "reason", NULL) ? str_at(t, "reason", NULL) :
 						     "");
@@ -268,8 +268,8 @@ static void job_gone(struct kns *n, struct kjob *j)
 /* The condition of type Complete or Failed that is True, or NULL. */
 static json_t *final_condition(json_t *job)
 {
-	json_t *conds = json_object_get(json_object_get(job, "status"),
-					"conditions");
+	json_t *conds =
+		json_object_get(json_object_get(job, "status"), "conditions");
 	json_t *c;
 	size_t i;
 
@@ -414,8 +414,8 @@ retry:
 /* GET Job j.  As job_update. */
 static int job_sync(struct kns *n, struct kjob *j)
 {
-	char *path = xasprintf("/apis/batch/v1/namespaces/%s/jobs/%s",
-			       n->name, j->run_id);
+	char *path = xasprintf("/apis/batch/v1/namespaces/%s/jobs/%s", n->name,
+			       j->run_id);
 	struct k8s_resp r;
 	struct rc_err e;
 	int ret = -1;
@@ -500,7 +500,7 @@ static int check_timeout(struct kns *n, struct kjob *j)
 	}
 	j->timeout_deleted = true;
 	pthread_mutex_lock(&n->k->lock);
-	j->need_sync = true;           /* a poll sees it gone by a GET */
+	j->need_sync = true; /* a poll sees it gone by a GET */
 	pthread_mutex_unlock(&n->k->lock);
 	return 0;
 }
@@ -683,10 +683,10 @@ out:
 
 static const char *label_or_empty(json_t *obj)
 {
-	json_t *labels = json_object_get(json_object_get(obj, "metadata"),
-					 "labels");
-	const char *v = json_string_value(json_object_get(labels,
-							  K8S_LABEL_RUN));
+	json_t *labels =
+		json_object_get(json_object_get(obj, "metadata"), "labels");
+	const char *v =
+		json_string_value(json_object_get(labels, K8S_LABEL_RUN));
 
 	return v ? v : "";
 }

@@ -121,8 +121,7 @@ static int64_t get_int(const json_t *o, const char *key)
 	return json_integer_value(json_object_get(o, key));
 }
 
-int sup_spec_from_json(const json_t *j, struct sup_run *r,
-		       struct rc_err *err)
+int sup_spec_from_json(const json_t *j, struct sup_run *r, struct rc_err *err)
 {
 	const json_t *res = json_object_get(j, "res");
 	const json_t *iso = json_object_get(j, "iso");
@@ -148,7 +147,8 @@ int sup_spec_from_json(const json_t *j, struct sup_run *r,
 	r->iso.root = get_str(iso, "root");
 	if (!r->run_id || !r->run_id[0] || strchr(r->run_id, '/') ||
 	    r->run_id[0] == '.')
-		return rc_err_set(err, EINVAL, "the run id is missing or "
+		return rc_err_set(err, EINVAL,
+				  "the run id is missing or "
 				  "not a plain name");
 	if (!r->argv || !r->argv[0] || !r->argv[0][0])
 		return rc_err_set(err, EINVAL, "run %s has no command",
@@ -157,8 +157,10 @@ int sup_spec_from_json(const json_t *j, struct sup_run *r,
 		return rc_err_set(err, EINVAL, "run %s has no environment",
 				  r->run_id);
 	if (!r->log_path || !r->work_dir || !r->state_dir)
-		return rc_err_set(err, EINVAL, "run %s has no log path, work "
-				  "folder or state folder", r->run_id);
+		return rc_err_set(err, EINVAL,
+				  "run %s has no log path, work "
+				  "folder or state folder",
+				  r->run_id);
 	return 0;
 }
 
@@ -176,8 +178,7 @@ void sup_run_clear(struct sup_run *r)
 	memset(r, 0, sizeof(*r));
 }
 
-char *sup_run_path(const char *state_dir, const char *run_id,
-		   const char *leaf)
+char *sup_run_path(const char *state_dir, const char *run_id, const char *leaf)
 {
 	return xasprintf("%s/%s/%s", state_dir, run_id, leaf);
 }
@@ -236,15 +237,20 @@ static int send_json(int sock, const json_t *msg, int fd, struct rc_err *err)
 	while (w < 0 && errno == EINTR);
 	if (w < 0) {
 		if (errno == EMSGSIZE)
-			ret = rc_err_set(err, EMSGSIZE, "the run's command and "
+			ret = rc_err_set(err, EMSGSIZE,
+					 "the run's command and "
 					 "environment are too large (%zu "
-					 "bytes)", iov.iov_len);
+					 "bytes)",
+					 iov.iov_len);
 		else if (errno == EPIPE || errno == ECONNRESET)
-			ret = rc_err_set(err, errno, "the launcher process has "
+			ret = rc_err_set(err, errno,
+					 "the launcher process has "
 					 "exited; restart runcelld");
 		else
-			ret = rc_err_set(err, errno, "cannot talk to the "
-					 "launcher: %s", strerror(errno));
+			ret = rc_err_set(err, errno,
+					 "cannot talk to the "
+					 "launcher: %s",
+					 strerror(errno));
 	}
 	free(text);
 	return ret;
@@ -278,8 +284,10 @@ static int recv_json(int sock, char *buf, size_t n, json_t **out, int *fd,
 		r = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
 	while (r < 0 && errno == EINTR);
 	if (r < 0)
-		return rc_err_set(err, errno, "cannot read from the launcher "
-				  "socket: %s", strerror(errno));
+		return rc_err_set(err, errno,
+				  "cannot read from the launcher "
+				  "socket: %s",
+				  strerror(errno));
 	if (r == 0)
 		return 1;
 	for (c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
@@ -305,7 +313,8 @@ static int recv_json(int sock, char *buf, size_t n, json_t **out, int *fd,
 			close(got_fd);
 		if (fd)
 			*fd = -1;
-		return rc_err_set(err, EMSGSIZE, "message on the launcher "
+		return rc_err_set(err, EMSGSIZE,
+				  "message on the launcher "
 				  "socket is too large");
 	}
 	buf[r] = '\0';
@@ -317,8 +326,10 @@ static int recv_json(int sock, char *buf, size_t n, json_t **out, int *fd,
 			close(got_fd);
 		if (fd)
 			*fd = -1;
-		return rc_err_set(err, EPROTO, "bad message on the launcher "
-				  "socket: %s", je.text);
+		return rc_err_set(err, EPROTO,
+				  "bad message on the launcher "
+				  "socket: %s",
+				  je.text);
 	}
 	return 0;
 }
@@ -348,16 +359,15 @@ static int wait_readable(int fd, int timeout_ms)
  * supervisor directly.
  */
 struct launcher {
-	int sock;                  /* to the service */
-	int sfd;                   /* signalfd for SIGCHLD */
+	int sock; /* to the service */
+	int sfd;  /* signalfd for SIGCHLD */
 	struct cell_runtime *rt;
-	char *buf;                 /* LAUNCHER_MSG_MAX bytes */
+	char *buf; /* LAUNCHER_MSG_MAX bytes */
 	pid_t spare_pid;
-	int spare_fd;              /* -1 when there is no spare */
+	int spare_fd; /* -1 when there is no spare */
 };
 
-static void launcher_reply_error(int sock, const char *run_id,
-				 const char *msg)
+static void launcher_reply_error(int sock, const char *run_id, const char *msg)
 {
 	json_t *o = json_pack("{s:s?, s:s}", "run_id", run_id, "error", msg);
 
@@ -485,8 +495,8 @@ static void launcher_handle(struct launcher *l)
 		free(msg);
 		goto out;
 	}
-	rep = json_pack("{s:s, s:b, s:I}", "run_id", run.run_id, "ok", 1,
-			"pid", (json_int_t)pid);
+	rep = json_pack("{s:s, s:b, s:I}", "run_id", run.run_id, "ok", 1, "pid",
+			(json_int_t)pid);
 	send_json(l->sock, rep, -1, NULL);
 	json_decref(rep);
 out:
@@ -618,8 +628,10 @@ int sup_launcher_start(bool isolate, const struct cell_runtime_config *rt_cfg,
 
 	r = wait_readable(sv[0], LAUNCHER_HELLO_TIMEOUT_MS);
 	if (r <= 0) {
-		rc_err_set(err, ETIMEDOUT, "the launcher did not start within "
-			   "%d s", LAUNCHER_HELLO_TIMEOUT_MS / 1000);
+		rc_err_set(err, ETIMEDOUT,
+			   "the launcher did not start within "
+			   "%d s",
+			   LAUNCHER_HELLO_TIMEOUT_MS / 1000);
 		goto out;
 	}
 	r = recv_json(sv[0], buf, sizeof(buf), &hello, NULL, err);
@@ -628,8 +640,8 @@ int sup_launcher_start(bool isolate, const struct cell_runtime_config *rt_cfg,
 	if (r != 0)
 		goto out;
 	if (!json_is_true(json_object_get(hello, "ok"))) {
-		const char *m = json_string_value(json_object_get(hello,
-								  "error"));
+		const char *m =
+			json_string_value(json_object_get(hello, "error"));
 
 		rc_err_set(err, EPERM, "%s", m ? m : "the launcher failed");
 		goto out;
@@ -651,8 +663,7 @@ out:
 int sup_launcher_request(int fd, const json_t *spec, int chan_fd,
 			 pid_t *sup_pid, struct rc_err *err)
 {
-	const char *run_id = json_string_value(json_object_get(spec,
-							       "run_id"));
+	const char *run_id = json_string_value(json_object_get(spec, "run_id"));
 	char buf[RC_ERR_MSG_MAX + 256];
 	json_t *rep = NULL;
 	int r;
@@ -666,12 +677,14 @@ int sup_launcher_request(int fd, const json_t *spec, int chan_fd,
 		rep = NULL;
 		r = wait_readable(fd, LAUNCHER_REPLY_TIMEOUT_MS);
 		if (r <= 0)
-			return rc_err_set(err, ETIMEDOUT, "the launcher did "
+			return rc_err_set(err, ETIMEDOUT,
+					  "the launcher did "
 					  "not answer within %d s",
 					  LAUNCHER_REPLY_TIMEOUT_MS / 1000);
 		r = recv_json(fd, buf, sizeof(buf), &rep, NULL, err);
 		if (r == 1)
-			return rc_err_set(err, EPIPE, "the launcher process "
+			return rc_err_set(err, EPIPE,
+					  "the launcher process "
 					  "has exited; restart runcelld");
 		if (r < 0)
 			return -1;
@@ -686,8 +699,8 @@ int sup_launcher_request(int fd, const json_t *spec, int chan_fd,
 			json_decref(rep);
 			return -1;
 		}
-		*sup_pid = (pid_t)json_integer_value(json_object_get(rep,
-								     "pid"));
+		*sup_pid =
+			(pid_t)json_integer_value(json_object_get(rep, "pid"));
 		json_decref(rep);
 		return 0;
 	}

@@ -41,9 +41,9 @@
 struct watch {
 	char *run_id;
 	int fd;
-	pid_t sup_pid;        /* 0 if unknown */
+	pid_t sup_pid; /* 0 if unknown */
 	struct buf in;
-	bool done;            /* the terminal event was delivered */
+	bool done; /* the terminal event was delivered */
 	int reconnects;
 	struct watch *next;
 };
@@ -62,7 +62,7 @@ struct sup_backend {
 	pid_t launcher_pid;
 	int launcher_fd;
 	pthread_mutex_t launcher_lock; /* one request at a time */
-	pthread_mutex_t lock;          /* watches, pending, stopping */
+	pthread_mutex_t lock;	       /* watches, pending, stopping */
 	struct watch *watches;
 	struct pending *pending;
 	struct pending **pending_tail;
@@ -91,8 +91,8 @@ static pid_t handle_pid(const char *handle)
 	if (!handle)
 		return 0;
 	if (!str_has_prefix(handle, SUP_HANDLE_PREFIX) ||
-	    parse_int64(handle + strlen(SUP_HANDLE_PREFIX), 1, INT32_MAX,
-			&v) < 0)
+	    parse_int64(handle + strlen(SUP_HANDLE_PREFIX), 1, INT32_MAX, &v) <
+		    0)
 		return -1;
 	return (pid_t)v;
 }
@@ -128,8 +128,8 @@ out:
 
 /* Read the run's status.json: 0 and *out (a new reference), 1 if there is
  * none, -1 if it cannot be read or parsed. */
-static int read_status(struct sup_backend *b, const char *run_id,
-		       json_t **out, struct rc_err *err)
+static int read_status(struct sup_backend *b, const char *run_id, json_t **out,
+		       struct rc_err *err)
 {
 	char *path = sup_run_path(b->state_dir, run_id, "status.json");
 	char *text = NULL;
@@ -169,8 +169,7 @@ static void event_from_exit(const json_t *o, struct exec_event *ev)
 	ev->reason = json_string_value(json_object_get(o, "reason"));
 	ev->has_usage = json_is_integer(cpu);
 	ev->cpu_usec = json_integer_value(cpu);
-	ev->peak_memory = json_integer_value(json_object_get(o,
-							     "peak_memory"));
+	ev->peak_memory = json_integer_value(json_object_get(o, "peak_memory"));
 	if (st < 0 && !ev->reason)
 		ev->reason = "the supervisor reported an unknown state";
 }
@@ -204,8 +203,7 @@ static bool event_from_status(const json_t *o, struct exec_event *ev)
 	ev->reason = json_string_value(json_object_get(o, "reason"));
 	ev->has_usage = json_is_integer(cpu);
 	ev->cpu_usec = json_integer_value(cpu);
-	ev->peak_memory = json_integer_value(json_object_get(o,
-							     "peak_memory"));
+	ev->peak_memory = json_integer_value(json_object_get(o, "peak_memory"));
 	return true;
 }
 
@@ -281,8 +279,7 @@ static void queue_event(struct sup_backend *b, const char *run_id,
 	wake(b);
 }
 
-static void queue_lost(struct sup_backend *b, const char *run_id,
-		       char *reason)
+static void queue_lost(struct sup_backend *b, const char *run_id, char *reason)
 {
 	struct exec_event ev = {
 		.state = RUN_LOST,
@@ -478,8 +475,7 @@ static int sup_start(struct executor *ex, const struct exec_spec *spec,
 
 /* Whether a supervisor may still be setting the run up: its pid (from the
  * handle) is alive, or, without a handle, the run's folder exists. */
-static bool maybe_starting(struct sup_backend *b, const char *run_id,
-			   pid_t pid)
+static bool maybe_starting(struct sup_backend *b, const char *run_id, pid_t pid)
 {
 	struct stat st;
 	char *dir;
@@ -517,9 +513,10 @@ static int sup_attach(struct executor *ex, const char *run_id,
 
 	(void)log_path;
 	if (pid < 0)
-		return rc_err_set(err, EINVAL, "run %s: handle \"%s\" was not "
-				  "made by the %s executor", run_id, handle,
-				  ex->ops->name);
+		return rc_err_set(err, EINVAL,
+				  "run %s: handle \"%s\" was not "
+				  "made by the %s executor",
+				  run_id, handle, ex->ops->name);
 	if (sup_check_sock_path(b->state_dir, run_id, err) < 0)
 		return -1;
 	if (watching(b, run_id))
@@ -534,9 +531,10 @@ static int sup_attach(struct executor *ex, const char *run_id,
 			return 0;
 		}
 		if (errno != ENOENT && errno != ECONNREFUSED)
-			return rc_err_set(err, errno, "run %s: cannot reach "
-					  "its supervisor: %s", run_id,
-					  strerror(errno));
+			return rc_err_set(err, errno,
+					  "run %s: cannot reach "
+					  "its supervisor: %s",
+					  run_id, strerror(errno));
 		r = read_status(b, run_id, &st, err);
 		if (r < 0)
 			return rc_err_wrap(err, "run %s", run_id);
@@ -548,7 +546,8 @@ static int sup_attach(struct executor *ex, const char *run_id,
 				return 1; /* never started */
 			queue_lost(b, run_id,
 				   xasprintf("supervisor died (pid %d) before "
-					     "recording the run", (int)pid));
+					     "recording the run",
+					     (int)pid));
 			return 0;
 		}
 		usleep(10000);
@@ -556,19 +555,20 @@ static int sup_attach(struct executor *ex, const char *run_id,
 	if (event_from_status(st, &ev)) {
 		queue_event(b, run_id, &ev);
 	} else {
-		json_int_t sp = json_integer_value(json_object_get(
-			st, "supervisor_pid"));
+		json_int_t sp = json_integer_value(
+			json_object_get(st, "supervisor_pid"));
 
-		queue_lost(b, run_id, xasprintf("supervisor died (pid %d) "
-						"before the run finished",
-						(int)(sp ? sp : pid)));
+		queue_lost(b, run_id,
+			   xasprintf("supervisor died (pid %d) "
+				     "before the run finished",
+				     (int)(sp ? sp : pid)));
 	}
 	json_decref(st);
 	return 0;
 }
 
-static int sup_stop(struct executor *ex, const char *run_id,
-		    const char *handle, struct rc_err *err)
+static int sup_stop(struct executor *ex, const char *run_id, const char *handle,
+		    struct rc_err *err)
 {
 	struct sup_backend *b = ex->priv;
 	struct exec_event ev = { 0 };
@@ -605,9 +605,10 @@ static int sup_stop(struct executor *ex, const char *run_id,
 				  run_id);
 	}
 	json_decref(st);
-	return rc_err_set(err, ESRCH, "run %s cannot be stopped: its "
-			  "supervisor (%s) is gone", run_id,
-			  handle ? handle : "no handle");
+	return rc_err_set(err, ESRCH,
+			  "run %s cannot be stopped: its "
+			  "supervisor (%s) is gone",
+			  run_id, handle ? handle : "no handle");
 }
 
 static void sup_close(struct executor *ex)

@@ -36,11 +36,11 @@ int exec_sandbox_open(struct executor *ex, struct rc_err *err)
 	opt.cell.state_dir = state_dir;
 	opt.cell.run_user = cfg->server.run_user;
 	opt.cell.hidden = hidden;
-	opt.cell.slots = cfg->server.max_concurrent_runs > 0
-				 ? (int)(cfg->server.max_concurrent_runs < 4096
-						 ? cfg->server.max_concurrent_runs
-						 : 4096)
-				 : SANDBOX_DEFAULT_SLOTS;
+	opt.cell.slots = cfg->server.max_concurrent_runs > 0 ?
+				 (int)(cfg->server.max_concurrent_runs < 4096 ?
+					       cfg->server.max_concurrent_runs :
+					       4096) :
+				 SANDBOX_DEFAULT_SLOTS;
 	opt.cell.cgroup_root = NULL;
 	ret = sup_backend_open(ex, &opt, err);
 	free(state_dir);

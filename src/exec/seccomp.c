@@ -28,49 +28,90 @@
 
 static const char *const denied[] = {
 	/* file systems and the mount tree */
-	"mount", "umount", "umount2", "pivot_root", "chroot", "fsopen",
-	"fsconfig", "fsmount", "fspick", "move_mount", "open_tree",
-	"mount_setattr", "quotactl", "quotactl_fd",
+	"mount",
+	"umount",
+	"umount2",
+	"pivot_root",
+	"chroot",
+	"fsopen",
+	"fsconfig",
+	"fsmount",
+	"fspick",
+	"move_mount",
+	"open_tree",
+	"mount_setattr",
+	"quotactl",
+	"quotactl_fd",
 	/* namespaces */
-	"setns", "unshare",
+	"setns",
+	"unshare",
 	/* other processes' memory */
-	"ptrace", "process_vm_readv", "process_vm_writev", "kcmp",
-	"process_madvise", "pidfd_getfd",
+	"ptrace",
+	"process_vm_readv",
+	"process_vm_writev",
+	"kcmp",
+	"process_madvise",
+	"pidfd_getfd",
 	/* kernel code, modules, bpf, the keyring */
-	"kexec_load", "kexec_file_load", "init_module", "finit_module",
-	"delete_module", "create_module", "bpf", "keyctl", "add_key",
-	"request_key", "uselib", "nfsservctl",
+	"kexec_load",
+	"kexec_file_load",
+	"init_module",
+	"finit_module",
+	"delete_module",
+	"create_module",
+	"bpf",
+	"keyctl",
+	"add_key",
+	"request_key",
+	"uselib",
+	"nfsservctl",
 	/* the machine */
-	"reboot", "swapon", "swapoff", "acct", "settimeofday",
-	"clock_settime", "clock_adjtime", "adjtimex", "iopl", "ioperm",
-	"syslog", "vhangup", "lookup_dcookie", "sethostname",
+	"reboot",
+	"swapon",
+	"swapoff",
+	"acct",
+	"settimeofday",
+	"clock_settime",
+	"clock_adjtime",
+	"adjtimex",
+	"iopl",
+	"ioperm",
+	"syslog",
+	"vhangup",
+	"lookup_dcookie",
+	"sethostname",
 	"setdomainname",
 	/* handle-based opens bypass the mount tree */
-	"open_by_handle_at", "name_to_handle_at",
+	"open_by_handle_at",
+	"name_to_handle_at",
 	/* large attack surface, no use to a script */
-	"perf_event_open", "userfaultfd", "io_uring_setup", "io_uring_enter",
-	"io_uring_register", "fanotify_init",
+	"perf_event_open",
+	"userfaultfd",
+	"io_uring_setup",
+	"io_uring_enter",
+	"io_uring_register",
+	"fanotify_init",
 };
 
 /* Namespace flags clone() may not be given (CLONE_NEWTIME shares its bit
  * with the exit signal in clone(), so it is left to clone3/unshare, which
  * are refused anyway). */
 static const unsigned long clone_ns_flags[] = {
-	CLONE_NEWNS, CLONE_NEWCGROUP, CLONE_NEWUTS, CLONE_NEWIPC,
-	CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET,
+	CLONE_NEWNS,   CLONE_NEWCGROUP, CLONE_NEWUTS, CLONE_NEWIPC,
+	CLONE_NEWUSER, CLONE_NEWPID,	CLONE_NEWNET,
 };
 
 static const uint64_t persona_flags[] = {
-	0x0040000,      /* ADDR_NO_RANDOMIZE */
-	0x0080000,      /* FDPIC_FUNCPTRS */
-	0x0100000,      /* MMAP_PAGE_ZERO */
-	0x0200000,      /* ADDR_COMPAT_LAYOUT */
-	0x0400000,      /* READ_IMPLIES_EXEC */
-	0x0800000,      /* ADDR_LIMIT_32BIT */
-	0x1000000,      /* SHORT_INODE */
-	0x2000000,      /* WHOLE_SECONDS */
-	0x4000000,      /* STICKY_TIMEOUTS */
-	0x8000000,      /* ADDR_LIMIT_3GB */
+	0x0040000, /* ADDR_NO_RANDOMIZE */
+	0x0080000, /* FDPIC_FUNCPTRS */
+	0x0100000, /* MMAP_PAGE_ZERO */
+	0x0200000, /* ADDR_COMPAT_LAYOUT */
+	0x0400000, /* READ_IMPLIES_EXEC */
+	0x0800000, /* ADDR_LIMIT_32BIT */
+	0x1000000, /* SHORT_INODE */
+	0x2000000, /* WHOLE_SECONDS */
+	0x4000000, /* STICKY_TIMEOUTS */
+	0x8000000, /* ADDR_LIMIT_3GB */
 };
 
 static int add_rules(scmp_filter_ctx ctx, struct rc_err *err)
@@ -81,17 +122,17 @@ static int add_rules(scmp_filter_ctx ctx, struct rc_err *err)
 	for (size_t i = 0; i < sizeof(denied) / sizeof(denied[0]); i++) {
 		nr = seccomp_syscall_resolve_name(denied[i]);
 		if (nr == __NR_SCMP_ERROR)
-			continue;       /* not on this architecture */
+			continue; /* not on this architecture */
 		r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), nr, 0);
 		if (r < 0)
 			goto fail;
 	}
-	for (size_t i = 0; i < sizeof(clone_ns_flags) / sizeof(clone_ns_flags[0]);
-	     i++) {
-		r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(clone),
-				     1, SCMP_A0(SCMP_CMP_MASKED_EQ,
-						clone_ns_flags[i],
-						clone_ns_flags[i]));
+	for (size_t i = 0;
+	     i < sizeof(clone_ns_flags) / sizeof(clone_ns_flags[0]); i++) {
+		r = seccomp_rule_add(
+			ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(clone), 1,
+			SCMP_A0(SCMP_CMP_MASKED_EQ, clone_ns_flags[i],
+				clone_ns_flags[i]));
 		if (r < 0)
 			goto fail;
 	}
@@ -107,23 +148,24 @@ static int add_rules(scmp_filter_ctx ctx, struct rc_err *err)
 	 * the query 0xffffffff has bit 31 set and stays allowed. */
 	r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(personality),
 			     1, SCMP_A0(SCMP_CMP_GT, 0xffffffffULL, 0));
-	for (size_t i = 0; r == 0 && i < sizeof(persona_flags) /
-					   sizeof(persona_flags[0]); i++)
-		r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM),
-				     SCMP_SYS(personality), 1,
-				     SCMP_A0(SCMP_CMP_MASKED_EQ,
-					     persona_flags[i] | hi,
-					     persona_flags[i]));
+	for (size_t i = 0;
+	     r == 0 && i < sizeof(persona_flags) / sizeof(persona_flags[0]);
+	     i++)
+		r = seccomp_rule_add(
+			ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(personality), 1,
+			SCMP_A0(SCMP_CMP_MASKED_EQ, persona_flags[i] | hi,
+				persona_flags[i]));
 	if (r < 0)
 		goto fail;
 
 	/* Typing into a terminal's input queue. */
 	r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(ioctl), 1,
-			     SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffULL, TIOCSTI));
+			     SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffULL,
+				     TIOCSTI));
 	if (r == 0)
-		r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(ioctl),
-				     1, SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffULL,
-						TIOCLINUX));
+		r = seccomp_rule_add(
+			ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(ioctl), 1,
+			SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffULL, TIOCLINUX));
 	if (r < 0)
 		goto fail;
 	return 0;
@@ -144,7 +186,8 @@ int cell_seccomp_build(struct sock_fprog *out, struct rc_err *err)
 		return rc_err_set(err, ENOSYS,
 				  "cannot build the seccomp filter: libseccomp "
 				  "does not support this architecture");
-	r = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS);
+	r = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH,
+			     SCMP_ACT_KILL_PROCESS);
 	if (r == 0)
 		r = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 0);
 	if (r < 0) {
@@ -170,7 +213,8 @@ int cell_seccomp_build(struct sock_fprog *out, struct rc_err *err)
 	size = lseek(fd, 0, SEEK_END);
 	if (size <= 0 || size % (off_t)sizeof(struct sock_filter) != 0 ||
 	    size / (off_t)sizeof(struct sock_filter) > BPF_MAXINSNS) {
-		rc_err_set(err, EINVAL, "the seccomp filter has a bad size (%lld)",
+		rc_err_set(err, EINVAL,
+			   "the seccomp filter has a bad size (%lld)",
 			   (long long)size);
 		goto out;
 	}

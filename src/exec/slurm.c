@@ -47,12 +47,15 @@
 /* ---- settings ---------------------------------------------------------- */
 
 static const char *const settings_keys[] = {
-	"partition", "output_dir", "poll_interval", "timeout_grace",
-	"sbatch", "squeue", "scontrol", "scancel", "extra_args", NULL,
+	"partition", "output_dir", "poll_interval", "timeout_grace", "sbatch",
+	"squeue",    "scontrol",   "scancel",	    "extra_args",    NULL,
 };
 
 static const char *const option_keys[] = {
-	"partition", "account", "qos", NULL,
+	"partition",
+	"account",
+	"qos",
+	NULL,
 };
 
 bool slurm_in_list(const char *const *list, const char *s)
@@ -171,8 +174,8 @@ static int settings_load(struct slurm *s, const struct config *cfg,
 		goto out;
 	}
 	s->partition = v ? xstrdup(json_string_value(v)) : NULL;
-	if (setting_string(conf, "output_dir", def_out, &s->output_dir,
-			   err) < 0)
+	if (setting_string(conf, "output_dir", def_out, &s->output_dir, err) <
+	    0)
 		goto out;
 	if (s->output_dir[0] != '/' || !safe_path(s->output_dir)) {
 		rc_err_field(err, "output_dir",
@@ -182,10 +185,10 @@ static int settings_load(struct slurm *s, const struct config *cfg,
 			     s->output_dir);
 		goto out;
 	}
-	if (exec_setting_duration(conf, "executors.slurm", "poll_interval", 1000, 50, &s->poll_ms,
-			     err) < 0 ||
-	    exec_setting_duration(conf, "executors.slurm", "timeout_grace", 2000, 0, &s->grace_ms,
-			     err) < 0)
+	if (exec_setting_duration(conf, "executors.slurm", "poll_interval",
+				  1000, 50, &s->poll_ms, err) < 0 ||
+	    exec_setting_duration(conf, "executors.slurm", "timeout_grace",
+				  2000, 0, &s->grace_ms, err) < 0)
 		goto out;
 	if (setting_string(conf, "sbatch", "sbatch", &s->sbatch, err) < 0 ||
 	    setting_string(conf, "squeue", "squeue", &s->squeue, err) < 0 ||
@@ -369,13 +372,13 @@ static int slurm_start(struct executor *ex, const struct exec_spec *spec,
 			       spec->automation_id ? spec->automation_id : "-",
 			       spec->user ? spec->user : "-");
 	if (res && res->timeout_ms > 0)
-		args[na++] = xasprintf("--time=%lld",
-				       (long long)((res->timeout_ms + 59999) /
-						   60000));
+		args[na++] = xasprintf(
+			"--time=%lld",
+			(long long)((res->timeout_ms + 59999) / 60000));
 	if (res && res->memory > 0)
-		args[na++] = xasprintf("--mem=%lldM",
-				       (long long)((res->memory + (1 << 20) -
-						    1) >> 20));
+		args[na++] = xasprintf(
+			"--mem=%lldM",
+			(long long)((res->memory + (1 << 20) - 1) >> 20));
 	if (res && res->cpu > 0) {
 		long long c = (long long)res->cpu;
 

@@ -42,8 +42,7 @@ int slurm_write_new_file(const char *path, const void *data, size_t n,
 }
 
 /* The note that lets a restarted service re-adopt the run. */
-int slurm_note_write(struct slurm *s, const struct sjob *j,
-		     struct rc_err *err)
+int slurm_note_write(struct slurm *s, const struct sjob *j, struct rc_err *err)
 {
 	json_t *o = json_pack("{s:s, s:s, s:I, s:I, s:I, s:I}", "run_id",
 			      j->run_id, "job_id", j->job_id, "log_max_bytes",
@@ -71,14 +70,14 @@ void slurm_note_read(struct slurm *s, struct sjob *j)
 
 	if (read_file(path, SLURM_NOTE_MAX, &text, &len, NULL) == 0 &&
 	    (o = json_loads(text, 0, NULL))) {
-		j->log_max = json_integer_value(
-			json_object_get(o, "log_max_bytes"));
+		j->log_max =
+			json_integer_value(json_object_get(o, "log_max_bytes"));
 		j->log_base =
 			json_integer_value(json_object_get(o, "log_base"));
-		j->timeout_ms = json_integer_value(
-			json_object_get(o, "timeout_ms"));
-		j->running_at = json_integer_value(
-			json_object_get(o, "running_at"));
+		j->timeout_ms =
+			json_integer_value(json_object_get(o, "timeout_ms"));
+		j->running_at =
+			json_integer_value(json_object_get(o, "running_at"));
 		json_decref(o);
 	}
 	free(text);

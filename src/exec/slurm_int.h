@@ -21,23 +21,23 @@
  * only the poller changes or frees it, except for the fields marked
  * "lock", which other threads may set under s->lock. */
 struct sjob {
-	struct sjob *next;             /* lock */
+	struct sjob *next; /* lock */
 	char *run_id;
-	char *job_id;                  /* digits */
+	char *job_id; /* digits */
 	char *log_path;
-	char *out_path;                /* <output_dir>/<run>.out */
-	int64_t log_max;               /* 0 = no cap */
-	int64_t log_base;              /* log size before the job's output */
-	int64_t log_len;               /* current size of the local log */
-	int64_t out_off;               /* bytes of out_path already copied */
+	char *out_path;	  /* <output_dir>/<run>.out */
+	int64_t log_max;  /* 0 = no cap */
+	int64_t log_base; /* log size before the job's output */
+	int64_t log_len;  /* current size of the local log */
+	int64_t out_off;  /* bytes of out_path already copied */
 	bool truncated;
-	bool last_nl;                  /* last byte written was '\n' */
-	int64_t timeout_ms;            /* runcell's own limit, 0 = none */
-	int64_t running_at;            /* wall ms first seen running, 0 */
+	bool last_nl;	    /* last byte written was '\n' */
+	int64_t timeout_ms; /* runcell's own limit, 0 = none */
+	int64_t running_at; /* wall ms first seen running, 0 */
 	bool reported_running;
-	bool timeout_cancel;           /* we scancelled it for the timeout */
-	bool stop_requested;           /* lock */
-	bool report_lost;              /* attach found it gone: say lost */
+	bool timeout_cancel; /* we scancelled it for the timeout */
+	bool stop_requested; /* lock */
+	bool report_lost;    /* attach found it gone: say lost */
 	/* filled by each poll */
 	bool seen;
 	char state[32];
@@ -46,25 +46,25 @@ struct sjob {
 
 struct slurm {
 	struct executor *ex;
-	char *partition;               /* NULL = the cluster's default */
+	char *partition; /* NULL = the cluster's default */
 	char *output_dir;
 	char *sbatch, *squeue, *scontrol, *scancel;
-	char **extra_args;             /* NULL-terminated, may be empty */
+	char **extra_args; /* NULL-terminated, may be empty */
 	int64_t poll_ms;
 	int64_t grace_ms;
 
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
-	struct sjob *jobs;             /* lock */
-	bool wake;                     /* lock: poll now */
+	struct sjob *jobs; /* lock */
+	bool wake;	   /* lock: poll now */
 	atomic_bool quit;
 	pthread_t thread;
-	bool down_logged;              /* poller only */
+	bool down_logged; /* poller only */
 };
 
 /* What one run of a Slurm tool left. */
 struct slurm_cmd_result {
-	int status;                    /* exit code, or 128+signal */
+	int status; /* exit code, or 128+signal */
 	struct buf out;
 	struct buf err;
 };
@@ -120,8 +120,7 @@ int slurm_write_new_file(const char *path, const void *data, size_t n,
 
 /* Write the note (<run>.json) that lets a restarted service re-adopt
  * the run, and read it back into j's limits (nothing if there is none). */
-int slurm_note_write(struct slurm *s, const struct sjob *j,
-		     struct rc_err *err);
+int slurm_note_write(struct slurm *s, const struct sjob *j, struct rc_err *err);
 void slurm_note_read(struct slurm *s, struct sjob *j);
 
 /* Remove the run's .sh, .cmd and .json files (not its output). */

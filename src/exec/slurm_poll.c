@@ -16,8 +16,8 @@
 #include <string.h>
 #include <time.h>
 
-#define SLURM_BATCH 200                /* job ids per squeue call */
-#define SLURM_BACKOFF_MAX_MS 30000     /* longest wait while Slurm is down */
+#define SLURM_BATCH 200		   /* job ids per squeue call */
+#define SLURM_BACKOFF_MAX_MS 30000 /* longest wait while Slurm is down */
 
 void slurm_job_free(struct sjob *j)
 {
@@ -87,13 +87,13 @@ enum sclass { SC_WAITING, SC_RUNNING, SC_FINAL, SC_UNKNOWN };
 static enum sclass state_class(const char *st)
 {
 	static const char *const final[] = {
-		"COMPLETED", "FAILED", "TIMEOUT", "CANCELLED", "OUT_OF_MEMORY",
-		"NODE_FAIL", "BOOT_FAIL", "DEADLINE", "PREEMPTED", "REVOKED",
-		NULL,
+		"COMPLETED",	 "FAILED",    "TIMEOUT",   "CANCELLED",
+		"OUT_OF_MEMORY", "NODE_FAIL", "BOOT_FAIL", "DEADLINE",
+		"PREEMPTED",	 "REVOKED",   NULL,
 	};
 	static const char *const running[] = {
-		"RUNNING", "COMPLETING", "SUSPENDED", "STOPPED", "SIGNALING",
-		"STAGE_OUT", "RESIZING", NULL,
+		"RUNNING",   "COMPLETING", "SUSPENDED", "STOPPED",
+		"SIGNALING", "STAGE_OUT",  "RESIZING",	NULL,
 	};
 
 	if (slurm_in_list(final, st))
@@ -229,8 +229,8 @@ static int squeue_batch(struct slurm *s, struct sjob **jobs, size_t n)
 	struct slurm_cmd_result r;
 	struct rc_err e;
 	char msg[256];
-	char *argv[] = { s->squeue, "-h", "-t", "all", "-j", NULL, "-o",
-			 "%i|%T|%r", NULL };
+	char *argv[] = { s->squeue, "-h", "-t",	      "all", "-j",
+			 NULL,	    "-o", "%i|%T|%r", NULL };
 	char *line, *nl;
 	int ret = -1;
 
@@ -277,8 +277,8 @@ static int squeue_batch(struct slurm *s, struct sjob **jobs, size_t n)
 			jobs[i]->seen = true;
 			snprintf(jobs[i]->state, sizeof(jobs[i]->state), "%s",
 				 f1 + 1);
-			snprintf(jobs[i]->reason, sizeof(jobs[i]->reason),
-				 "%s", f2 + 1);
+			snprintf(jobs[i]->reason, sizeof(jobs[i]->reason), "%s",
+				 f2 + 1);
 		}
 	}
 	ret = 0;

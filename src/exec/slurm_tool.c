@@ -21,8 +21,8 @@
 
 extern char **environ;
 
-#define SLURM_CMD_TIMEOUT_MS 60000     /* a Slurm tool that hangs is killed */
-#define SLURM_CMD_OUT_MAX (4u << 20)   /* output kept from one tool run */
+#define SLURM_CMD_TIMEOUT_MS 60000   /* a Slurm tool that hangs is killed */
+#define SLURM_CMD_OUT_MAX (4u << 20) /* output kept from one tool run */
 
 void slurm_cmd_result_init(struct slurm_cmd_result *r)
 {
@@ -87,7 +87,7 @@ int slurm_cmd_run(struct slurm *s, char *const *argv, bool abortable,
 	posix_spawnattr_setsigmask(&attr, &none);
 	posix_spawnattr_setsigdefault(&attr, &all);
 	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK |
-					       POSIX_SPAWN_SETSIGDEF);
+						POSIX_SPAWN_SETSIGDEF);
 	rc = posix_spawnp(&pid, argv[0], &fa, &attr, argv, environ);
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&attr);
@@ -95,8 +95,7 @@ int slurm_cmd_run(struct slurm *s, char *const *argv, bool abortable,
 	close(errp[1]);
 	outp[1] = errp[1] = -1;
 	if (rc != 0) {
-		rc_err_set(err, rc, "cannot run %s: %s", argv[0],
-			   strerror(rc));
+		rc_err_set(err, rc, "cannot run %s: %s", argv[0], strerror(rc));
 		goto out;
 	}
 
@@ -112,8 +111,8 @@ int slurm_cmd_run(struct slurm *s, char *const *argv, bool abortable,
 			struct buf *b = i ? &r->err : &r->out;
 			ssize_t n;
 
-			if (*fd < 0 || !(pfd[i].revents & (POLLIN | POLLHUP |
-							   POLLERR)))
+			if (*fd < 0 ||
+			    !(pfd[i].revents & (POLLIN | POLLHUP | POLLERR)))
 				continue;
 			n = read(*fd, chunk, sizeof(chunk));
 			if (n < 0 && errno == EINTR)
@@ -196,8 +195,8 @@ out:
 int slurm_find_by_name(struct slurm *s, const char *run_id, char **job_id,
 		       struct rc_err *err)
 {
-	char *argv[] = { s->squeue, "-h", "-t", "all", "-n", (char *)run_id,
-			 "-o", "%i", NULL };
+	char *argv[] = { s->squeue,	 "-h", "-t", "all", "-n",
+			 (char *)run_id, "-o", "%i", NULL };
 	struct slurm_cmd_result r;
 	char msg[256];
 	size_t n;
@@ -262,8 +261,9 @@ int slurm_job_details(struct slurm *s, const char *job_id, char *state,
 		      size_t sn, char *exit_code, size_t en, char *reason,
 		      size_t rn)
 {
-	char *argv[] = { s->scontrol, "show", "job", "-o", (char *)job_id,
-			 NULL };
+	char *argv[] = {
+		s->scontrol, "show", "job", "-o", (char *)job_id, NULL
+	};
 	struct slurm_cmd_result r;
 	struct rc_err e;
 	char *sp;

@@ -30,7 +30,7 @@
 
 /* What the child reports on the error pipe when it cannot exec. */
 struct exec_failure {
-	int stage;         /* SPAWN_STAGE_* */
+	int stage; /* SPAWN_STAGE_* */
 	int errnum;
 };
 
@@ -162,7 +162,9 @@ int sup_spawn_process(const struct sup_run *r, int out_fd, pid_t *pid_out,
 		      int *pidfd_out, char **reason)
 {
 	struct child_args args = {
-		.r = r, .parent = getpid(), .out_fd = out_fd,
+		.r = r,
+		.parent = getpid(),
+		.out_fd = out_fd,
 	};
 	struct exec_failure f;
 	sigset_t all, old;
@@ -171,8 +173,8 @@ int sup_spawn_process(const struct sup_run *r, int out_fd, pid_t *pid_out,
 	pid_t pid;
 
 	if (pipe2(ep, O_CLOEXEC) < 0) {
-		*reason = xasprintf("cannot create a pipe: %s",
-				    strerror(errno));
+		*reason =
+			xasprintf("cannot create a pipe: %s", strerror(errno));
 		return -1;
 	}
 	args.err_fd = ep[1];
@@ -197,12 +199,12 @@ int sup_spawn_process(const struct sup_run *r, int out_fd, pid_t *pid_out,
 	if (n == sizeof(f)) {
 		reap(pid);
 		if (f.stage == SPAWN_STAGE_EXEC)
-			*reason = xasprintf("cannot execute %s: %s",
-					    r->argv[0], strerror(f.errnum));
+			*reason = xasprintf("cannot execute %s: %s", r->argv[0],
+					    strerror(f.errnum));
 		else if (f.stage == SPAWN_STAGE_CHDIR)
 			*reason = xasprintf("cannot enter the work folder %s: "
-					    "%s", r->work_dir,
-					    strerror(f.errnum));
+					    "%s",
+					    r->work_dir, strerror(f.errnum));
 		else
 			*reason = xasprintf("cannot set up the process: %s",
 					    strerror(f.errnum));
@@ -214,7 +216,8 @@ int sup_spawn_process(const struct sup_run *r, int out_fd, pid_t *pid_out,
 		kill(-pid, SIGKILL);
 		reap(pid);
 		*reason = xasprintf("pidfd_open: %s (Linux 5.3 or later is "
-				    "needed)", strerror(saved));
+				    "needed)",
+				    strerror(saved));
 		return -1;
 	}
 	*pid_out = pid;

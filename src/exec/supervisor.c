@@ -62,10 +62,10 @@ struct src {
 struct client {
 	struct src src;
 	int fd;
-	struct buf in;      /* a partial command line */
-	struct buf out;     /* output the peer has not taken yet */
-	bool out_dead;      /* the peer takes no more output */
-	bool drop;          /* remove at the next sweep */
+	struct buf in;	/* a partial command line */
+	struct buf out; /* output the peer has not taken yet */
+	bool out_dead;	/* the peer takes no more output */
+	bool drop;	/* remove at the next sweep */
 	struct client *next;
 };
 
@@ -73,37 +73,37 @@ enum sup_phase { PH_STARTING, PH_RUNNING, PH_EXITED };
 
 struct sup {
 	struct sup_run *r;
-	struct cell_runtime *rt;      /* isolate mode when not NULL */
+	struct cell_runtime *rt; /* isolate mode when not NULL */
 	int ep;
 	int listen_fd;
-	int out_fd;                   /* read end of the output pipe */
+	int out_fd; /* read end of the output pipe */
 	int log_fd;
-	int child_fd;                 /* pidfd of the program */
+	int child_fd; /* pidfd of the program */
 	int timer_fd;
-	int sig_fd;                   /* read end of the SIGTERM self-pipe */
+	int sig_fd; /* read end of the SIGTERM self-pipe */
 	char *dir;
 	char *status_path;
 	char *sock_path;
-	bool own_dir;                 /* status.json is ours to write */
-	bool duplicate;               /* the run id has a record already */
+	bool own_dir;	/* status.json is ours to write */
+	bool duplicate; /* the run id has a record already */
 	struct client *clients;
 	struct src s_output, s_child, s_timer, s_listen, s_signal;
 
-	pid_t pid;                    /* the program (its process group) */
+	pid_t pid; /* the program (its process group) */
 	struct cell cell;
 	bool have_cell;
-	bool cell_ended;              /* cell_end done, cell_release due */
+	bool cell_ended; /* cell_end done, cell_release due */
 
-	int64_t logged;               /* bytes in the log file */
+	int64_t logged; /* bytes in the log file */
 	bool truncated;
-	int log_errno;                /* a log write failed (ENOSPC): why */
+	int log_errno; /* a log write failed (ENOSPC): why */
 
 	enum sup_phase phase;
-	bool terminating;             /* SIGTERM sent */
-	bool killed;                  /* SIGKILL sent */
+	bool terminating; /* SIGTERM sent */
+	bool killed;	  /* SIGKILL sent */
 	bool timed_out;
 	bool stopped;
-	char *abort_reason;           /* ended by the supervisor: why */
+	char *abort_reason; /* ended by the supervisor: why */
 	int64_t started_at;
 	int64_t finished_at;
 
@@ -256,11 +256,9 @@ static char *event_exit(const struct sup *s)
 	char *text, *line;
 
 	json_object_set_new(o, "event", json_string("exit"));
-	json_object_set_new(o, "state",
-			    json_string(run_state_name(s->result)));
+	json_object_set_new(o, "state", json_string(run_state_name(s->result)));
 	if (s->has_exit_code)
-		json_object_set_new(o, "exit_code",
-				    json_integer(s->exit_code));
+		json_object_set_new(o, "exit_code", json_integer(s->exit_code));
 	if (s->reason)
 		json_object_set_new(o, "reason", json_string(s->reason));
 	json_object_set_new(o, "at", json_integer(s->finished_at));
@@ -304,24 +302,25 @@ static void status_write(struct sup *s)
 	json_object_set_new(o, "pid", int_or_null(s->pid > 0, s->pid));
 	json_object_set_new(o, "started_at",
 			    int_or_null(s->started_at > 0, s->started_at));
-	json_object_set_new(o, "finished_at", int_or_null(done,
-							  s->finished_at));
+	json_object_set_new(o, "finished_at",
+			    int_or_null(done, s->finished_at));
 	json_object_set_new(o, "exit_code",
 			    int_or_null(done && s->has_exit_code,
 					s->exit_code));
-	json_object_set_new(o, "signal", int_or_null(done && s->signal,
-						     s->signal));
-	json_object_set_new(o, "reason", s->reason && done ?
-			    json_string(s->reason) : json_null());
+	json_object_set_new(o, "signal",
+			    int_or_null(done && s->signal, s->signal));
+	json_object_set_new(o, "reason",
+			    s->reason && done ? json_string(s->reason) :
+						json_null());
 	json_object_set_new(o, "timed_out", json_boolean(s->timed_out));
 	json_object_set_new(o, "stopped", json_boolean(s->stopped));
-	json_object_set_new(o, "cpu_usec", int_or_null(done && s->has_usage,
-						       s->cpu_usec));
+	json_object_set_new(o, "cpu_usec",
+			    int_or_null(done && s->has_usage, s->cpu_usec));
 	json_object_set_new(o, "peak_memory",
 			    int_or_null(done && s->has_usage, s->peak_memory));
 	json_object_set_new(o, "result",
-			    done ? json_string(run_state_name(s->result))
-				 : json_null());
+			    done ? json_string(run_state_name(s->result)) :
+				   json_null());
 	text = json_dumps(o, JSON_COMPACT);
 	json_decref(o);
 	if (!text)
@@ -433,8 +432,7 @@ static void fail_start(struct sup *s, bool has_code, int code, char *reason)
 static int spawn_process(struct sup *s, int out_w)
 {
 	char *reason = NULL;
-	int r = sup_spawn_process(s->r, out_w, &s->pid, &s->child_fd,
-				  &reason);
+	int r = sup_spawn_process(s->r, out_w, &s->pid, &s->child_fd, &reason);
 
 	if (r == 0)
 		return 0;
@@ -710,8 +708,8 @@ __attribute__((noreturn)) static void finish(struct sup *s)
 					shutdown(c->fd, SHUT_WR);
 			}
 			r = recv(c->fd, tmp, sizeof(tmp), MSG_DONTWAIT);
-			if (r == 0 || (r < 0 && errno != EAGAIN &&
-				       errno != EINTR))
+			if (r == 0 ||
+			    (r < 0 && errno != EAGAIN && errno != EINTR))
 				c->drop = true;
 		}
 		client_sweep(s);
@@ -757,8 +755,8 @@ static int setup_socket(struct sup *s, struct rc_err *err)
 	if (n >= sizeof(sa.sun_path))
 		return sup_check_sock_path(s->r->state_dir, s->r->run_id, err);
 	memcpy(sa.sun_path, s->sock_path, n + 1);
-	s->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK |
-			      SOCK_CLOEXEC, 0);
+	s->listen_fd =
+		socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (s->listen_fd < 0)
 		return rc_err_set(err, errno, "socket: %s", strerror(errno));
 	unlink(s->sock_path);
@@ -797,9 +795,10 @@ static int check_new(struct sup *s, struct rc_err *err)
 	if (sup_check_sock_path(s->r->state_dir, s->r->run_id, err) < 0)
 		return -1;
 	if (stat(s->status_path, &st) == 0)
-		return rc_err_set(err, EEXIST, "run %s was already started "
-				  "(%s exists)", s->r->run_id,
-				  s->status_path);
+		return rc_err_set(err, EEXIST,
+				  "run %s was already started "
+				  "(%s exists)",
+				  s->r->run_id, s->status_path);
 	return 0;
 }
 
@@ -808,8 +807,8 @@ static int setup_log(struct sup *s, struct rc_err *err)
 	struct stat st;
 	char *dir, *slash;
 
-	s->log_fd = open(s->r->log_path, O_WRONLY | O_APPEND | O_CREAT |
-			 O_CLOEXEC, 0640);
+	s->log_fd = open(s->r->log_path,
+			 O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
 	if (s->log_fd < 0 && errno == ENOENT) {
 		dir = xstrdup(s->r->log_path);
 		slash = strrchr(dir, '/');
@@ -818,8 +817,9 @@ static int setup_log(struct sup *s, struct rc_err *err)
 			mkdir_p(dir, 0750, NULL);
 		}
 		free(dir);
-		s->log_fd = open(s->r->log_path, O_WRONLY | O_APPEND |
-				 O_CREAT | O_CLOEXEC, 0640);
+		s->log_fd = open(s->r->log_path,
+				 O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
+				 0640);
 	}
 	if (s->log_fd < 0)
 		return rc_err_set(err, errno, "cannot open the log file %s: %s",
@@ -974,8 +974,8 @@ void sup_supervise(struct sup_run *r, int event_fd, struct cell_runtime *rt)
 		_exit(1);
 	client_add(s, event_fd);
 	if (setup_signals(s) < 0) {
-		fail_start(s, false, 0, xasprintf("supervisor set-up: %s",
-						  strerror(errno)));
+		fail_start(s, false, 0,
+			   xasprintf("supervisor set-up: %s", strerror(errno)));
 		finish(s);
 	}
 	ep_add(s, s->sig_fd, EPOLLIN, &s->s_signal);
@@ -988,11 +988,11 @@ void sup_supervise(struct sup_run *r, int event_fd, struct cell_runtime *rt)
 		fail_start(s, false, 0, xstrdup(e.msg));
 		finish(s);
 	}
-	s->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC |
-				     TFD_NONBLOCK);
+	s->timer_fd =
+		timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 	if (s->timer_fd < 0 || pipe2(out, O_CLOEXEC) < 0) {
-		fail_start(s, false, 0, xasprintf("supervisor set-up: %s",
-						  strerror(errno)));
+		fail_start(s, false, 0,
+			   xasprintf("supervisor set-up: %s", strerror(errno)));
 		finish(s);
 	}
 	ep_add(s, s->timer_fd, EPOLLIN, &s->s_timer);

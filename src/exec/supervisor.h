@@ -54,7 +54,7 @@
 
 /* How sup_backend_open sets the backend up. */
 struct sup_options {
-	bool isolate;                    /* run programs in cells */
+	bool isolate;			 /* run programs in cells */
 	struct cell_runtime_config cell; /* used when isolate; borrowed for
 					    the duration of the open call */
 };
@@ -98,13 +98,11 @@ json_t *sup_spec_to_json(const struct exec_spec *spec, const char *state_dir);
 
 /* Fill *r from the JSON form; 0, or -1 with a message on a malformed spec.
  * Release with sup_run_clear (also after a failure). */
-int sup_spec_from_json(const json_t *j, struct sup_run *r,
-		       struct rc_err *err);
+int sup_spec_from_json(const json_t *j, struct sup_run *r, struct rc_err *err);
 void sup_run_clear(struct sup_run *r);
 
 /* "<state_dir>/<run_id>/<leaf>", a new string. */
-char *sup_run_path(const char *state_dir, const char *run_id,
-		   const char *leaf);
+char *sup_run_path(const char *state_dir, const char *run_id, const char *leaf);
 
 /* Check that the run's socket path fits in sun_path; 0, or -1 with a
  * message telling what to shorten. */

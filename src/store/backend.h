@@ -36,16 +36,16 @@ struct store {
  */
 struct store_transition {
 	enum run_state to;
-	unsigned allowed_mask;   /* from_mask minus the terminal states */
-	int64_t set_started_at;  /* > 0: write started_at */
+	unsigned allowed_mask;	 /* from_mask minus the terminal states */
+	int64_t set_started_at;	 /* > 0: write started_at */
 	int64_t fill_started_at; /* > 0: write started_at if it is NULL */
-	const char *handle;      /* non-NULL: write handle */
-	bool finish;             /* write the end-of-run fields below */
+	const char *handle;	 /* non-NULL: write handle */
+	bool finish;		 /* write the end-of-run fields below */
 	int64_t finished_at;
-	bool has_exit_code;      /* false: exit_code becomes NULL */
+	bool has_exit_code; /* false: exit_code becomes NULL */
 	int exit_code;
-	const char *reason;      /* NULL: reason becomes NULL */
-	bool has_usage;          /* false: usage columns left as they are */
+	const char *reason; /* NULL: reason becomes NULL */
+	bool has_usage;	    /* false: usage columns left as they are */
 	int64_t cpu_usec;
 	int64_t peak_memory;
 };
@@ -61,8 +61,7 @@ struct store_ops {
 
 	/* target is the backend-specific part of the store URL (a file path
 	 * for SQLite).  Creates the schema if missing. */
-	int (*open)(const char *target, struct store **out,
-		    struct rc_err *err);
+	int (*open)(const char *target, struct store **out, struct rc_err *err);
 	void (*close)(struct store *s);
 
 	/* Runs.  run_insert writes r->seq back.  run_list receives a filter
@@ -84,8 +83,7 @@ struct store_ops {
 				int64_t keep_per_automation, int limit,
 				struct run **out, size_t *n,
 				struct rc_err *err);
-	int (*run_delete)(struct store *s, const char *id,
-			  struct rc_err *err);
+	int (*run_delete)(struct store *s, const char *id, struct rc_err *err);
 
 	/* Users. */
 	int (*user_put)(struct store *s, const char *name, enum role role,
@@ -102,8 +100,8 @@ struct store_ops {
 	 * when the user has no password. */
 	int (*user_set_password)(struct store *s, const char *name,
 				 const char *hash, struct rc_err *err);
-	int (*user_get_password)(struct store *s, const char *name,
-				 char **hash, struct rc_err *err);
+	int (*user_get_password)(struct store *s, const char *name, char **hash,
+				 struct rc_err *err);
 
 	/* Tokens, by the hex SHA-256 of their secret.  token_insert returns 1
 	 * when the user does not exist.  token_find returns 1 when no token

@@ -24,20 +24,20 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define RUN_COLS \
-	"seq, id, automation, user_name, parameters, argv, executor," \
-	" handle, state, exit_code, reason, created_at, started_at," \
+#define RUN_COLS                                                        \
+	"seq, id, automation, user_name, parameters, argv, executor,"   \
+	" handle, state, exit_code, reason, created_at, started_at,"    \
 	" finished_at, cpu_usec, peak_memory, stop_requested, attempt," \
 	" retry_of, not_before"
 
 #define TERMINAL_STATES_SQL \
 	"('succeeded', 'failed', 'timed_out', 'cancelled', 'lost')"
 
-#define TOKEN_COLS \
+#define TOKEN_COLS                                                          \
 	"t.id, t.user_name, u.role, t.label, t.created_at, t.last_used_at," \
 	" t.revoked, u.disabled"
 
-#define NOTE_COLS \
+#define NOTE_COLS                                                    \
 	"id, run_id, url, status, attempts, last_error, created_at," \
 	" updated_at, delivered_at"
 
@@ -51,7 +51,8 @@ static struct pg_store *pg(struct store *s)
 static enum role col_role(const PGresult *res, int row, int col)
 {
 	int r = pg_col_null(res, row, col) ?
-			-1 : role_parse(PQgetvalue(res, row, col));
+			-1 :
+			role_parse(PQgetvalue(res, row, col));
 
 	/* A role this build does not know grants the least. */
 	return r < 0 ? ROLE_VIEWER : (enum role)r;
@@ -96,15 +97,15 @@ static void pg_close(struct store *s)
 
 /* target is the whole postgres:// or postgresql:// URL (libpq reads it,
  * query parameters such as sslmode included). */
-static int pg_open(const char *target, struct store **out,
-		   struct rc_err *err)
+static int pg_open(const char *target, struct store **out, struct rc_err *err)
 {
 	struct pg_store *b;
 	int ret;
 
 	*out = NULL;
 	if (!PQisthreadsafe())
-		return rc_err_set(err, ENOTSUP, "this libpq was built without "
+		return rc_err_set(err, ENOTSUP,
+				  "this libpq was built without "
 				  "thread support");
 	b = xcalloc(1, sizeof(*b));
 	b->url = xstrdup(target);
@@ -134,8 +135,10 @@ static int run_from_row(const PGresult *res, int row, void *elem,
 
 	memset(r, 0, sizeof(*r));
 	if (sv < 0)
-		return rc_err_set(err, EPROTO, "run %s has an unknown state "
-				  "\"%s\"", id, state);
+		return rc_err_set(err, EPROTO,
+				  "run %s has an unknown state "
+				  "\"%s\"",
+				  id, state);
 	r->seq = pg_col_i64(res, row, 0);
 	snprintf(r->id, sizeof(r->id), "%s", id);
 	r->automation = pg_col_text(res, row, 2);
@@ -155,7 +158,8 @@ static int run_from_row(const PGresult *res, int row, void *elem,
 	r->cpu_usec = pg_col_i64(res, row, 14);
 	r->peak_memory = pg_col_i64(res, row, 15);
 	r->stop_requested = pg_col_bool(res, row, 16);
-	r->attempt = pg_col_null(res, row, 17) ? 1 : (int)pg_col_i64(res, row, 17);
+	r->attempt = pg_col_null(res, row, 17) ? 1 :
+						 (int)pg_col_i64(res, row, 17);
 	snprintf(r->retry_of, sizeof(r->retry_of), "%s",
 		 pg_col_null(res, row, 18) ? "" : PQgetvalue(res, row, 18));
 	r->not_before = pg_col_i64(res, row, 19);
@@ -206,7 +210,8 @@ static int pg_run_insert(struct store *s, struct run *r, struct rc_err *err)
 		      " peak_memory, stop_requested, attempt, retry_of,"
 		      " not_before) VALUES ($1, $2, $3, $4, $5, $6, $7, $8,"
 		      " $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)"
-		      " RETURNING seq", &p, PG_ONCE, "inserting a run", err);
+		      " RETURNING seq",
+		      &p, PG_ONCE, "inserting a run", err);
 	if (!res) {
 		if (err && err->errnum == EEXIST)
 			rc_err_set(err, EEXIST, "a run with id %s exists",
@@ -261,22 +266,22 @@ static int pg_run_transition(struct store *s, const char *id,
 	pg_param_i64(&p, t->peak_memory);
 	pg_param_text(&p, allowed);
 	return pg_write(pg(s),
-			  "UPDATE runs SET"
-			  " state = $2,"
-			  " handle = COALESCE($3::text, handle),"
-			  " started_at = COALESCE($4::bigint, started_at,"
-			  " $5::bigint),"
-			  " finished_at = CASE WHEN $6::boolean THEN $7::bigint"
-			  " ELSE finished_at END,"
-			  " exit_code = CASE WHEN $6 THEN $8::integer"
-			  " ELSE exit_code END,"
-			  " reason = CASE WHEN $6 THEN $9::text ELSE reason END,"
-			  " cpu_usec = CASE WHEN $6 AND $10::boolean"
-			  " THEN $11::bigint ELSE cpu_usec END,"
-			  " peak_memory = CASE WHEN $6 AND $10"
-			  " THEN $12::bigint ELSE peak_memory END"
-			  " WHERE id = $1 AND state = ANY ($13::text[])",
-			  &p, PG_ONCE, "writing a run state", err);
+			"UPDATE runs SET"
+			" state = $2,"
+			" handle = COALESCE($3::text, handle),"
+			" started_at = COALESCE($4::bigint, started_at,"
+			" $5::bigint),"
+			" finished_at = CASE WHEN $6::boolean THEN $7::bigint"
+			" ELSE finished_at END,"
+			" exit_code = CASE WHEN $6 THEN $8::integer"
+			" ELSE exit_code END,"
+			" reason = CASE WHEN $6 THEN $9::text ELSE reason END,"
+			" cpu_usec = CASE WHEN $6 AND $10::boolean"
+			" THEN $11::bigint ELSE cpu_usec END,"
+			" peak_memory = CASE WHEN $6 AND $10"
+			" THEN $12::bigint ELSE peak_memory END"
+			" WHERE id = $1 AND state = ANY ($13::text[])",
+			&p, PG_ONCE, "writing a run state", err);
 }
 
 static int pg_run_set_handle(struct store *s, const char *id,
@@ -286,8 +291,8 @@ static int pg_run_set_handle(struct store *s, const char *id,
 
 	pg_param_text(&p, id);
 	pg_param_text(&p, handle);
-	return pg_write(pg(s), "UPDATE runs SET handle = $2 WHERE id = $1",
-			  &p, PG_IDEMPOTENT, "writing a run handle", err);
+	return pg_write(pg(s), "UPDATE runs SET handle = $2 WHERE id = $1", &p,
+			PG_IDEMPOTENT, "writing a run handle", err);
 }
 
 static int pg_run_set_stop_requested(struct store *s, const char *id,
@@ -296,9 +301,10 @@ static int pg_run_set_stop_requested(struct store *s, const char *id,
 	struct pg_params p = { 0 };
 
 	pg_param_text(&p, id);
-	return pg_write(pg(s), "UPDATE runs SET stop_requested = true"
-			  " WHERE id = $1", &p, PG_IDEMPOTENT,
-			  "marking a stop request", err);
+	return pg_write(pg(s),
+			"UPDATE runs SET stop_requested = true"
+			" WHERE id = $1",
+			&p, PG_IDEMPOTENT, "marking a stop request", err);
 }
 
 static int pg_run_list(struct store *s, const struct run_filter *f,
@@ -335,7 +341,7 @@ static int pg_run_list(struct store *s, const struct run_filter *f,
 	res = pg_exec(pg(s), sql.data, &p, PG_IDEMPOTENT, "listing runs", err);
 	if (res) {
 		ret = pg_rows_all(res, sizeof(**out), run_from_row, run_clear,
-			       &arr, n, err);
+				  &arr, n, err);
 		*out = arr;
 	}
 	buf_free(&sql);
@@ -357,8 +363,7 @@ static int expired_from_row(const PGresult *res, int row, void *elem,
 
 static int pg_run_list_expired(struct store *s, int64_t finished_before,
 			       int64_t keep_per_automation, int limit,
-			       struct run **out, size_t *n,
-			       struct rc_err *err)
+			       struct run **out, size_t *n, struct rc_err *err)
 {
 	struct pg_params p = { 0 };
 	PGresult *res;
@@ -375,32 +380,32 @@ static int pg_run_list_expired(struct store *s, int64_t finished_before,
 		      " FROM runs WHERE state IN " TERMINAL_STATES_SQL ") t"
 		      " WHERE ($1::bigint > 0 AND finished_at < $1)"
 		      " OR ($2::bigint > 0 AND rn > $2)"
-		      " ORDER BY seq LIMIT $3", &p, PG_IDEMPOTENT,
-		      "listing expired runs", err);
+		      " ORDER BY seq LIMIT $3",
+		      &p, PG_IDEMPOTENT, "listing expired runs", err);
 	if (!res)
 		return -1;
 	ret = pg_rows_all(res, sizeof(**out), expired_from_row, run_clear, &arr,
-		       n, err);
+			  n, err);
 	*out = arr;
 	return ret;
 }
 
 /* The run and its notifications go in one statement. */
-static int pg_run_delete(struct store *s, const char *id,
-			 struct rc_err *err)
+static int pg_run_delete(struct store *s, const char *id, struct rc_err *err)
 {
 	struct pg_params p = { 0 };
 	PGresult *res;
 	int ret;
 
 	pg_param_text(&p, id);
-	res = pg_exec(pg(s),
-		      "WITH d AS (DELETE FROM runs WHERE id = $1 AND state IN "
-		      TERMINAL_STATES_SQL " RETURNING id),"
-		      " n AS (DELETE FROM notifications"
-		      " WHERE run_id IN (SELECT id FROM d))"
-		      " SELECT count(*) FROM d", &p, PG_ONCE,
-		      "deleting a run", err);
+	res = pg_exec(
+		pg(s),
+		"WITH d AS (DELETE FROM runs WHERE id = $1 AND state IN " TERMINAL_STATES_SQL
+		" RETURNING id),"
+		" n AS (DELETE FROM notifications"
+		" WHERE run_id IN (SELECT id FROM d))"
+		" SELECT count(*) FROM d",
+		&p, PG_ONCE, "deleting a run", err);
 	if (!res)
 		return -1;
 	ret = pg_col_i64(res, 0, 0) > 0 ? 0 : 1;
@@ -420,10 +425,10 @@ static int pg_user_put(struct store *s, const char *name, enum role role,
 	pg_param_text(&p, role_name(role));
 	pg_param_i64(&p, now);
 	ret = pg_write(pg(s),
-			 "INSERT INTO users (name, role, created_at, disabled)"
-			 " VALUES ($1, $2, $3, false) ON CONFLICT (name)"
-			 " DO UPDATE SET role = excluded.role", &p,
-			 PG_IDEMPOTENT, "writing a user", err);
+		       "INSERT INTO users (name, role, created_at, disabled)"
+		       " VALUES ($1, $2, $3, false) ON CONFLICT (name)"
+		       " DO UPDATE SET role = excluded.role",
+		       &p, PG_IDEMPOTENT, "writing a user", err);
 	return ret < 0 ? ret : 0;
 }
 
@@ -454,9 +459,10 @@ static int pg_user_get(struct store *s, const char *name, struct user *u,
 	int ret = 1;
 
 	pg_param_text(&p, name);
-	res = pg_exec(pg(s), "SELECT name, role, created_at, disabled"
-		      " FROM users WHERE name = $1", &p, PG_IDEMPOTENT,
-		      "reading a user", err);
+	res = pg_exec(pg(s),
+		      "SELECT name, role, created_at, disabled"
+		      " FROM users WHERE name = $1",
+		      &p, PG_IDEMPOTENT, "reading a user", err);
 	if (!res)
 		return -1;
 	if (PQntuples(res) > 0)
@@ -473,13 +479,14 @@ static int pg_user_list(struct store *s, struct user **out, size_t *n,
 	void *arr = NULL;
 	int ret;
 
-	res = pg_exec(pg(s), "SELECT name, role, created_at, disabled"
-		      " FROM users ORDER BY name COLLATE \"C\"", NULL,
-		      PG_IDEMPOTENT, "listing users", err);
+	res = pg_exec(pg(s),
+		      "SELECT name, role, created_at, disabled"
+		      " FROM users ORDER BY name COLLATE \"C\"",
+		      NULL, PG_IDEMPOTENT, "listing users", err);
 	if (!res)
 		return -1;
-	ret = pg_rows_all(res, sizeof(**out), user_from_row, user_clear, &arr, n,
-		       err);
+	ret = pg_rows_all(res, sizeof(**out), user_from_row, user_clear, &arr,
+			  n, err);
 	*out = arr;
 	return ret;
 }
@@ -488,8 +495,8 @@ static int pg_user_count(struct store *s, int64_t *n, struct rc_err *err)
 {
 	PGresult *res;
 
-	res = pg_exec(pg(s), "SELECT count(*) FROM users", NULL,
-		      PG_IDEMPOTENT, "counting users", err);
+	res = pg_exec(pg(s), "SELECT count(*) FROM users", NULL, PG_IDEMPOTENT,
+		      "counting users", err);
 	if (!res)
 		return -1;
 	*n = pg_col_i64(res, 0, 0);
@@ -504,9 +511,10 @@ static int pg_user_set_disabled(struct store *s, const char *name,
 
 	pg_param_text(&p, name);
 	pg_param_bool(&p, disabled);
-	return pg_write(pg(s), "UPDATE users SET disabled = $2"
-			  " WHERE name = $1", &p, PG_IDEMPOTENT,
-			  "writing a user", err);
+	return pg_write(pg(s),
+			"UPDATE users SET disabled = $2"
+			" WHERE name = $1",
+			&p, PG_IDEMPOTENT, "writing a user", err);
 }
 
 static int pg_user_set_password(struct store *s, const char *name,
@@ -516,13 +524,14 @@ static int pg_user_set_password(struct store *s, const char *name,
 
 	pg_param_text(&p, name);
 	pg_param_text(&p, hash);
-	return pg_write(pg(s), "UPDATE users SET password_hash = $2"
-			  " WHERE name = $1", &p, PG_IDEMPOTENT,
-			  "writing a password", err);
+	return pg_write(pg(s),
+			"UPDATE users SET password_hash = $2"
+			" WHERE name = $1",
+			&p, PG_IDEMPOTENT, "writing a password", err);
 }
 
-static int pg_user_get_password(struct store *s, const char *name,
-				char **hash, struct rc_err *err)
+static int pg_user_get_password(struct store *s, const char *name, char **hash,
+				struct rc_err *err)
 {
 	struct pg_params p = { 0 };
 	PGresult *res;
@@ -543,13 +552,13 @@ static int pg_user_get_password(struct store *s, const char *name,
 
 /* --- tokens --- */
 
-static int pg_token_insert(struct store *s, const char *user,
-			   const char *label, const char *hash, int64_t now,
-			   int64_t *id_out, struct rc_err *err)
+static int pg_token_insert(struct store *s, const char *user, const char *label,
+			   const char *hash, int64_t now, int64_t *id_out,
+			   struct rc_err *err)
 {
 	struct pg_params p = { 0 };
 	PGresult *res;
-	int ret = 1;            /* no such user */
+	int ret = 1; /* no such user */
 
 	pg_param_text(&p, user);
 	pg_param_text(&p, label);
@@ -558,8 +567,8 @@ static int pg_token_insert(struct store *s, const char *user,
 	res = pg_exec(pg(s),
 		      "INSERT INTO tokens (user_name, label, hash, created_at,"
 		      " revoked) SELECT name, $2, $3, $4, false FROM users"
-		      " WHERE name = $1 RETURNING id", &p, PG_ONCE,
-		      "writing a token", err);
+		      " WHERE name = $1 RETURNING id",
+		      &p, PG_ONCE, "writing a token", err);
 	if (!res)
 		return -1;
 	if (PQntuples(res) > 0) {
@@ -613,7 +622,8 @@ static int pg_token_find(struct store *s, const char *hash,
 	int ret = 1;
 
 	pg_param_text(&p, hash);
-	res = pg_exec(pg(s), "SELECT " TOKEN_COLS " FROM tokens t"
+	res = pg_exec(pg(s),
+		      "SELECT " TOKEN_COLS " FROM tokens t"
 		      " JOIN users u ON u.name = t.user_name WHERE t.hash = $1",
 		      &p, PG_IDEMPOTENT, "looking up a token", err);
 	if (!res)
@@ -632,10 +642,11 @@ static int pg_token_touch(struct store *s, int64_t id, int64_t now,
 
 	pg_param_i64(&p, id);
 	pg_param_i64(&p, now);
-	ret = pg_write(pg(s), "UPDATE tokens SET last_used_at = $2"
-			 " WHERE id = $1 AND (last_used_at IS NULL"
-			 " OR last_used_at < $2)", &p, PG_IDEMPOTENT,
-			 "recording a token's use", err);
+	ret = pg_write(pg(s),
+		       "UPDATE tokens SET last_used_at = $2"
+		       " WHERE id = $1 AND (last_used_at IS NULL"
+		       " OR last_used_at < $2)",
+		       &p, PG_IDEMPOTENT, "recording a token's use", err);
 	/* 1: another replica recorded a later use first; that is fine. */
 	return ret < 0 ? ret : 0;
 }
@@ -645,26 +656,28 @@ static int pg_token_revoke(struct store *s, int64_t id, struct rc_err *err)
 	struct pg_params p = { 0 };
 
 	pg_param_i64(&p, id);
-	return pg_write(pg(s), "UPDATE tokens SET revoked = true"
-			  " WHERE id = $1", &p, PG_IDEMPOTENT,
-			  "revoking a token", err);
+	return pg_write(pg(s),
+			"UPDATE tokens SET revoked = true"
+			" WHERE id = $1",
+			&p, PG_IDEMPOTENT, "revoking a token", err);
 }
 
-static int pg_token_list(struct store *s, struct token_info **out,
-			 size_t *n, struct rc_err *err)
+static int pg_token_list(struct store *s, struct token_info **out, size_t *n,
+			 struct rc_err *err)
 {
 	PGresult *res;
 	void *arr = NULL;
 	int ret;
 
-	res = pg_exec(pg(s), "SELECT " TOKEN_COLS " FROM tokens t"
+	res = pg_exec(pg(s),
+		      "SELECT " TOKEN_COLS " FROM tokens t"
 		      " LEFT JOIN users u ON u.name = t.user_name"
-		      " ORDER BY t.id", NULL, PG_IDEMPOTENT, "listing tokens",
-		      err);
+		      " ORDER BY t.id",
+		      NULL, PG_IDEMPOTENT, "listing tokens", err);
 	if (!res)
 		return -1;
 	ret = pg_rows_all(res, sizeof(**out), token_info_from_row, token_clear,
-		       &arr, n, err);
+			  &arr, n, err);
 	*out = arr;
 	return ret;
 }
@@ -683,9 +696,10 @@ static int pg_audit_add(struct store *s, int64_t at, const char *actor,
 	pg_param_text(&p, action);
 	pg_param_text(&p, target);
 	pg_param_text(&p, detail_json);
-	ret = pg_write(pg(s), "INSERT INTO audit (at, actor, action, target,"
-			 " detail) VALUES ($1, $2, $3, $4, $5)", &p, PG_ONCE,
-			 "writing an audit entry", err);
+	ret = pg_write(pg(s),
+		       "INSERT INTO audit (at, actor, action, target,"
+		       " detail) VALUES ($1, $2, $3, $4, $5)",
+		       &p, PG_ONCE, "writing an audit entry", err);
 	return ret < 0 ? ret : 0;
 }
 
@@ -726,13 +740,14 @@ static int pg_audit_list(struct store *s, int64_t before_id, int limit,
 
 	pg_param_i64(&p, before_id > 0 ? before_id : INT64_MAX);
 	pg_param_i64(&p, limit);
-	res = pg_exec(pg(s), "SELECT id, at, actor, action, target, detail"
+	res = pg_exec(pg(s),
+		      "SELECT id, at, actor, action, target, detail"
 		      " FROM audit WHERE id < $1 ORDER BY id DESC LIMIT $2",
 		      &p, PG_IDEMPOTENT, "listing audit entries", err);
 	if (!res)
 		return -1;
 	ret = pg_rows_all(res, sizeof(**out), audit_from_row, audit_clear, &arr,
-		       n, err);
+			  n, err);
 	*out = arr;
 	return ret;
 }
@@ -749,10 +764,11 @@ static int pg_tick_claim(struct store *s, const char *automation,
 	pg_param_text(&p, automation);
 	pg_param_i64(&p, fire_time);
 	pg_param_i64(&p, now);
-	return pg_write(pg(s), "INSERT INTO schedule_ticks (automation,"
-			  " fire_time, claimed_at) VALUES ($1, $2, $3)"
-			  " ON CONFLICT (automation, fire_time) DO NOTHING",
-			  &p, PG_ONCE, "claiming a schedule tick", err);
+	return pg_write(pg(s),
+			"INSERT INTO schedule_ticks (automation,"
+			" fire_time, claimed_at) VALUES ($1, $2, $3)"
+			" ON CONFLICT (automation, fire_time) DO NOTHING",
+			&p, PG_ONCE, "claiming a schedule tick", err);
 }
 
 static int pg_tick_finish(struct store *s, const char *automation,
@@ -765,10 +781,11 @@ static int pg_tick_finish(struct store *s, const char *automation,
 	pg_param_i64(&p, fire_time);
 	pg_param_text(&p, run_id);
 	pg_param_text(&p, error);
-	return pg_write(pg(s), "UPDATE schedule_ticks SET run_id = $3,"
-			  " error = $4 WHERE automation = $1"
-			  " AND fire_time = $2", &p, PG_IDEMPOTENT,
-			  "recording a schedule tick", err);
+	return pg_write(pg(s),
+			"UPDATE schedule_ticks SET run_id = $3,"
+			" error = $4 WHERE automation = $1"
+			" AND fire_time = $2",
+			&p, PG_IDEMPOTENT, "recording a schedule tick", err);
 }
 
 static int pg_tick_last(struct store *s, const char *automation,
@@ -779,9 +796,10 @@ static int pg_tick_last(struct store *s, const char *automation,
 	int ret = 1;
 
 	pg_param_text(&p, automation);
-	res = pg_exec(pg(s), "SELECT max(fire_time) FROM schedule_ticks"
-		      " WHERE automation = $1", &p, PG_IDEMPOTENT,
-		      "reading the last schedule tick", err);
+	res = pg_exec(pg(s),
+		      "SELECT max(fire_time) FROM schedule_ticks"
+		      " WHERE automation = $1",
+		      &p, PG_IDEMPOTENT, "reading the last schedule tick", err);
 	if (!res)
 		return -1;
 	if (PQntuples(res) > 0 && !pg_col_null(res, 0, 0)) {
@@ -800,15 +818,16 @@ static int pg_notification_add(struct store *s, const char *run_id,
 {
 	struct pg_params p = { 0 };
 	PGresult *res;
-	int ret = 1;            /* (run_id, url) exists */
+	int ret = 1; /* (run_id, url) exists */
 
 	pg_param_text(&p, run_id);
 	pg_param_text(&p, url);
 	pg_param_i64(&p, now);
-	res = pg_exec(pg(s), "INSERT INTO notifications (run_id, url, status,"
+	res = pg_exec(pg(s),
+		      "INSERT INTO notifications (run_id, url, status,"
 		      " attempts, created_at) VALUES ($1, $2, 'pending', 0, $3)"
-		      " ON CONFLICT (run_id, url) DO NOTHING RETURNING id", &p,
-		      PG_ONCE, "recording a notification", err);
+		      " ON CONFLICT (run_id, url) DO NOTHING RETURNING id",
+		      &p, PG_ONCE, "recording a notification", err);
 	if (!res)
 		return -1;
 	if (PQntuples(res) > 0) {
@@ -831,10 +850,11 @@ static int pg_notification_update(struct store *s,
 	pg_param_text(&p, nt->last_error);
 	pg_param_time(&p, nt->delivered_at);
 	pg_param_i64(&p, now);
-	return pg_write(pg(s), "UPDATE notifications SET status = $2,"
-			  " attempts = $3, last_error = $4, delivered_at = $5,"
-			  " updated_at = $6 WHERE id = $1", &p, PG_IDEMPOTENT,
-			  "recording a notification", err);
+	return pg_write(pg(s),
+			"UPDATE notifications SET status = $2,"
+			" attempts = $3, last_error = $4, delivered_at = $5,"
+			" updated_at = $6 WHERE id = $1",
+			&p, PG_IDEMPOTENT, "recording a notification", err);
 }
 
 /* Columns: NOTE_COLS. */
@@ -872,19 +892,21 @@ static int pg_notification_list(struct store *s, const char *run_id,
 
 	if (run_id) {
 		pg_param_text(&p, run_id);
-		res = pg_exec(pg(s), "SELECT " NOTE_COLS " FROM notifications"
-			      " WHERE run_id = $1 ORDER BY id", &p,
-			      PG_IDEMPOTENT, "listing notifications", err);
+		res = pg_exec(pg(s),
+			      "SELECT " NOTE_COLS " FROM notifications"
+			      " WHERE run_id = $1 ORDER BY id",
+			      &p, PG_IDEMPOTENT, "listing notifications", err);
 	} else {
-		res = pg_exec(pg(s), "SELECT " NOTE_COLS " FROM notifications"
-			      " WHERE status = 'pending' ORDER BY id LIMIT 1000",
-			      NULL, PG_IDEMPOTENT, "listing notifications",
-			      err);
+		res = pg_exec(
+			pg(s),
+			"SELECT " NOTE_COLS " FROM notifications"
+			" WHERE status = 'pending' ORDER BY id LIMIT 1000",
+			NULL, PG_IDEMPOTENT, "listing notifications", err);
 	}
 	if (!res)
 		return -1;
-	ret = pg_rows_all(res, sizeof(**out), note_from_row, note_clear, &arr, n,
-		       err);
+	ret = pg_rows_all(res, sizeof(**out), note_from_row, note_clear, &arr,
+			  n, err);
 	*out = arr;
 	return ret;
 }

@@ -119,8 +119,7 @@ static const char *const migrations[] = {
 	"CREATE INDEX notifications_status ON notifications (status);",
 };
 
-#define SCHEMA_VERSION \
-	((int)(sizeof(migrations) / sizeof(migrations[0])))
+#define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
 /* --- parameters --- */
 
@@ -191,18 +190,18 @@ static int errno_of(const char *sqlstate)
 {
 	if (!sqlstate)
 		return EIO;
-	if (!strcmp(sqlstate, "23505"))         /* unique_violation */
+	if (!strcmp(sqlstate, "23505")) /* unique_violation */
 		return EEXIST;
-	if (!strncmp(sqlstate, "23", 2))        /* other integrity errors */
+	if (!strncmp(sqlstate, "23", 2)) /* other integrity errors */
 		return EINVAL;
 	if (!strcmp(sqlstate, "40001") || !strcmp(sqlstate, "40P01") ||
-	    !strcmp(sqlstate, "55P03"))         /* serialization, locks */
+	    !strcmp(sqlstate, "55P03")) /* serialization, locks */
 		return EBUSY;
-	if (!strncmp(sqlstate, "53", 2))        /* disk full, no memory */
+	if (!strncmp(sqlstate, "53", 2)) /* disk full, no memory */
 		return ENOSPC;
 	if (!strncmp(sqlstate, "28", 2) || !strcmp(sqlstate, "42501"))
 		return EACCES;
-	if (!strcmp(sqlstate, "57014"))         /* query_canceled */
+	if (!strcmp(sqlstate, "57014")) /* query_canceled */
 		return ETIMEDOUT;
 	return EIO;
 }
@@ -240,21 +239,24 @@ static int conn_open(struct pg_store *b, PGconn **out, struct rc_err *err)
 	const char *const keys[] = { "connect_timeout",
 				     "fallback_application_name", "dbname",
 				     NULL };
-	const char *const values[] = { PG_CONNECT_TIMEOUT_S, "runcell",
-				       b->url, NULL };
+	const char *const values[] = { PG_CONNECT_TIMEOUT_S, "runcell", b->url,
+				       NULL };
 	char msg[RC_ERR_MSG_MAX];
 	PGconn *c;
 
 	*out = NULL;
 	c = PQconnectdbParams(keys, values, 1);
 	if (!c)
-		return rc_err_set(err, ENOMEM, "connecting to PostgreSQL: out "
+		return rc_err_set(err, ENOMEM,
+				  "connecting to PostgreSQL: out "
 				  "of memory");
 	if (PQstatus(c) != CONNECTION_OK) {
 		one_line(PQerrorMessage(c), msg, sizeof(msg));
 		PQfinish(c);
-		return rc_err_set(err, ECONNREFUSED, "cannot connect to "
-				  "PostgreSQL at %s: %s", b->where, msg);
+		return rc_err_set(err, ECONNREFUSED,
+				  "cannot connect to "
+				  "PostgreSQL at %s: %s",
+				  b->where, msg);
 	}
 	PQsetNoticeProcessor(c, notice_ignore, NULL);
 	*out = c;
@@ -414,10 +416,14 @@ PGresult *pg_exec(struct pg_store *b, const char *sql,
 			continue;
 		}
 		one_line(PQerrorMessage(c), msg, sizeof(msg));
-		rc_err_set(err, EIO, "%s: the connection to PostgreSQL at %s "
-			   "broke during the statement%s: %s", what, b->where,
+		rc_err_set(err, EIO,
+			   "%s: the connection to PostgreSQL at %s "
+			   "broke during the statement%s: %s",
+			   what, b->where,
 			   retry == PG_ONCE ? ", which may or may not have "
-			   "taken effect" : "", msg);
+					      "taken effect" :
+					      "",
+			   msg);
 		goto fail;
 	}
 fail:
@@ -528,7 +534,7 @@ static PGresult *conn_exec(PGconn *c, const char *sql,
 		res = PQexecParams(c, sql, p->n, NULL, p->values, NULL, NULL,
 				   0);
 	else
-		res = PQexec(c, sql);   /* no values: may hold several */
+		res = PQexec(c, sql); /* no values: may hold several */
 	st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
 	if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
 		return res;
@@ -548,12 +554,11 @@ static int version_read(PGconn *c, int *version, struct rc_err *err)
 	*version = 0;
 	if (res && PQresultStatus(res) == PGRES_TUPLES_OK) {
 		if (PQntuples(res) > 0)
-			*version = (int)strtol(PQgetvalue(res, 0, 0), NULL,
-					       10);
+			*version = (int)strtol(PQgetvalue(res, 0, 0), NULL, 10);
 		goto out;
 	}
 	sqlstate = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
-	if (sqlstate && !strcmp(sqlstate, "42P01")) {  /* undefined_table */
+	if (sqlstate && !strcmp(sqlstate, "42P01")) { /* undefined_table */
 		*version = -1;
 		goto out;
 	}
@@ -566,10 +571,11 @@ out:
 static int version_check(int version, struct rc_err *err)
 {
 	if (version > SCHEMA_VERSION)
-		return rc_err_set(err, EPROTO, "the database has schema "
+		return rc_err_set(err, EPROTO,
+				  "the database has schema "
 				  "version %d, newer than this runcell knows "
-				  "(%d); use a newer runcell", version,
-				  SCHEMA_VERSION);
+				  "(%d); use a newer runcell",
+				  version, SCHEMA_VERSION);
 	return 0;
 }
 
@@ -601,10 +607,11 @@ static int schema_migrate(PGconn *c, struct rc_err *err)
 	if (!res)
 		goto out;
 	PQclear(res);
-	res = conn_exec(c, "CREATE TABLE IF NOT EXISTS schema_version ("
+	res = conn_exec(c,
+			"CREATE TABLE IF NOT EXISTS schema_version ("
 			" id INTEGER PRIMARY KEY CHECK (id = 1),"
-			" version INTEGER NOT NULL)", NULL,
-			"creating the schema version", err);
+			" version INTEGER NOT NULL)",
+			NULL, "creating the schema version", err);
 	if (!res)
 		goto out;
 	PQclear(res);
@@ -622,15 +629,15 @@ static int schema_migrate(PGconn *c, struct rc_err *err)
 	}
 	p.n = 0;
 	pg_param_i64(&p, version);
-	res = conn_exec(c, "INSERT INTO schema_version (id, version)"
+	res = conn_exec(c,
+			"INSERT INTO schema_version (id, version)"
 			" VALUES (1, $1) ON CONFLICT (id)"
-			" DO UPDATE SET version = excluded.version", &p,
-			"recording the schema version", err);
+			" DO UPDATE SET version = excluded.version",
+			&p, "recording the schema version", err);
 	if (!res)
 		goto out;
 	PQclear(res);
-	res = conn_exec(c, "COMMIT", NULL, "committing the schema update",
-			err);
+	res = conn_exec(c, "COMMIT", NULL, "committing the schema update", err);
 	if (!res)
 		goto out;
 	ret = 0;
@@ -653,8 +660,10 @@ static int where_of(const char *url, char **out, struct rc_err *err)
 	if (!opts) {
 		one_line(errmsg ? errmsg : "out of memory", msg, sizeof(msg));
 		PQfreemem(errmsg);
-		return rc_err_set(err, EINVAL, "not a valid PostgreSQL URL: "
-				  "%s", msg);
+		return rc_err_set(err, EINVAL,
+				  "not a valid PostgreSQL URL: "
+				  "%s",
+				  msg);
 	}
 	for (o = opts; o->keyword; o++) {
 		if (!o->val || !*o->val)
@@ -670,8 +679,8 @@ static int where_of(const char *url, char **out, struct rc_err *err)
 			user = o->val;
 	}
 	*out = xasprintf("%s%s%s:%s/%s", user ? user : "", user ? "@" : "",
-			 host ? host : "(local socket)",
-			 port ? port : "5432", db ? db : (user ? user : ""));
+			 host ? host : "(local socket)", port ? port : "5432",
+			 db ? db : (user ? user : ""));
 	PQconninfoFree(opts);
 	return 0;
 }

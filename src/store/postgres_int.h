@@ -22,13 +22,13 @@
 #define PG_MAX_PARAMS 20
 
 struct pg_store {
-	struct store base;       /* must stay first */
-	char *url;               /* with its password: wiped on close */
-	char *where;             /* "user@host:port/db", for messages */
-	pthread_mutex_t lock;    /* guards busy[] and down_at */
-	pthread_cond_t freed;    /* signalled when a connection is put back */
+	struct store base;    /* must stay first */
+	char *url;	      /* with its password: wiped on close */
+	char *where;	      /* "user@host:port/db", for messages */
+	pthread_mutex_t lock; /* guards busy[] and down_at */
+	pthread_cond_t freed; /* signalled when a connection is put back */
 	bool busy[PG_POOL_SIZE];
-	int64_t down_at;         /* monotonic ms a reconnect last gave up */
+	int64_t down_at;	     /* monotonic ms a reconnect last gave up */
 	PGconn *conns[PG_POOL_SIZE]; /* NULL until first used */
 };
 
@@ -43,9 +43,9 @@ struct pg_params {
 	char nums[PG_MAX_PARAMS][24];
 };
 
-int pg_param_text(struct pg_params *p, const char *v);  /* NULL: NULL */
+int pg_param_text(struct pg_params *p, const char *v); /* NULL: NULL */
 int pg_param_i64(struct pg_params *p, int64_t v);
-int pg_param_time(struct pg_params *p, int64_t v);      /* 0: NULL */
+int pg_param_time(struct pg_params *p, int64_t v); /* 0: NULL */
 int pg_param_bool(struct pg_params *p, bool v);
 
 /* Whether a statement may be sent again when the connection broke while

@@ -48,9 +48,10 @@ static int run_from_row(sqlite3_stmt *st, void *elem, struct rc_err *err)
 
 	memset(r, 0, sizeof(*r));
 	if (sv < 0)
-		return rc_err_set(err, EPROTO, "run %s has an unknown state "
-				  "\"%s\"", id ? id : "?",
-				  state ? state : "");
+		return rc_err_set(err, EPROTO,
+				  "run %s has an unknown state "
+				  "\"%s\"",
+				  id ? id : "?", state ? state : "");
 	r->seq = sqlite3_column_int64(st, 0);
 	snprintf(r->id, sizeof(r->id), "%s", id ? id : "");
 	r->automation = sq_col_text(st, 2);
@@ -84,8 +85,7 @@ static void run_clear(void *elem)
 	store_run_clear(elem);
 }
 
-static int sqlite_run_insert(struct store *s, struct run *r,
-			     struct rc_err *err)
+static int sqlite_run_insert(struct store *s, struct run *r, struct rc_err *err)
 {
 	struct sqlite_store *b = sq(s);
 	sqlite3_stmt *st;
@@ -259,8 +259,7 @@ static sqlite3_stmt *list_stmt_get(struct sqlite_store *b, unsigned key,
 	if (key & LF_ACTIVE)
 		buf_appends(&sql, " AND state IN (?6, ?7, ?8)");
 	buf_appends(&sql, " ORDER BY seq DESC LIMIT ?2");
-	rc = sqlite3_prepare_v3(b->db, sql.data, -1,
-				SQLITE_PREPARE_PERSISTENT,
+	rc = sqlite3_prepare_v3(b->db, sql.data, -1, SQLITE_PREPARE_PERSISTENT,
 				&b->list_stmts[key], NULL);
 	buf_free(&sql);
 	if (rc != SQLITE_OK) {
@@ -394,8 +393,8 @@ static int user_from_row(sqlite3_stmt *st, void *elem, struct rc_err *err)
 	struct user *u = elem;
 
 	u->name = sq_col_text(st, 0);
-	u->role = (enum role)parse_role(
-		(const char *)sqlite3_column_text(st, 1));
+	u->role =
+		(enum role)parse_role((const char *)sqlite3_column_text(st, 1));
 	u->created_at = sqlite3_column_int64(st, 2);
 	u->disabled = sqlite3_column_int(st, 3) != 0;
 	return 0;
@@ -439,8 +438,7 @@ static int sqlite_user_list(struct store *s, struct user **out, size_t *n,
 	st = sq_stmt_get(b, ST_USER_LIST, err);
 	if (st) {
 		ret = sq_step_all(b, st, false, sizeof(**out), user_from_row,
-				  user_clear, &arr, n, "listing users",
-				  err);
+				  user_clear, &arr, n, "listing users", err);
 		*out = arr;
 	}
 	sq_stmt_done(st);
@@ -523,9 +521,8 @@ out:
 /* --- tokens --- */
 
 static int sqlite_token_insert(struct store *s, const char *user,
-			       const char *label, const char *hash,
-			       int64_t now, int64_t *id_out,
-			       struct rc_err *err)
+			       const char *label, const char *hash, int64_t now,
+			       int64_t *id_out, struct rc_err *err)
 {
 	struct sqlite_store *b = sq(s);
 	sqlite3_stmt *st;
@@ -544,7 +541,7 @@ static int sqlite_token_insert(struct store *s, const char *user,
 	if (ret < 0)
 		goto out;
 	if (ret == 0) {
-		ret = 1;        /* no such user */
+		ret = 1; /* no such user */
 		goto out;
 	}
 	*id_out = sqlite3_last_insert_rowid(b->db);
@@ -564,8 +561,8 @@ static int token_from_row(sqlite3_stmt *st, void *elem, struct rc_err *err)
 
 	t->id = sqlite3_column_int64(st, 0);
 	t->user = sq_col_text(st, 1);
-	t->role = (enum role)parse_role(
-		(const char *)sqlite3_column_text(st, 2));
+	t->role =
+		(enum role)parse_role((const char *)sqlite3_column_text(st, 2));
 	t->label = sq_col_text(st, 3);
 	t->created_at = sqlite3_column_int64(st, 4);
 	t->last_used_at = sqlite3_column_int64(st, 5);
@@ -574,8 +571,7 @@ static int token_from_row(sqlite3_stmt *st, void *elem, struct rc_err *err)
 	return 0;
 }
 
-static int token_info_from_row(sqlite3_stmt *st, void *elem,
-			       struct rc_err *err)
+static int token_info_from_row(sqlite3_stmt *st, void *elem, struct rc_err *err)
 {
 	struct store_token_row row;
 
@@ -621,8 +617,7 @@ static int sqlite_token_touch(struct store *s, int64_t id, int64_t now,
 	return ret < 0 ? ret : 0;
 }
 
-static int sqlite_token_revoke(struct store *s, int64_t id,
-			       struct rc_err *err)
+static int sqlite_token_revoke(struct store *s, int64_t id, struct rc_err *err)
 {
 	return update_one(s, ST_TOKEN_REVOKE, NULL, id, NULL, -1,
 			  "revoking a token", err);
@@ -640,8 +635,8 @@ static int sqlite_token_list(struct store *s, struct token_info **out,
 	st = sq_stmt_get(b, ST_TOKEN_LIST, err);
 	if (st) {
 		ret = sq_step_all(b, st, false, sizeof(**out),
-				  token_info_from_row, token_clear, &arr,
-				  n, "listing tokens", err);
+				  token_info_from_row, token_clear, &arr, n,
+				  "listing tokens", err);
 		*out = arr;
 	}
 	sq_stmt_done(st);

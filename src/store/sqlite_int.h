@@ -22,10 +22,10 @@
 
 #include "backend.h"
 
-#define RUN_COLS \
-	"seq, id, automation, user, parameters, argv, executor, handle," \
+#define RUN_COLS                                                          \
+	"seq, id, automation, user, parameters, argv, executor, handle,"  \
 	" state, exit_code, reason, created_at, started_at, finished_at," \
-	" cpu_usec, peak_memory, stop_requested, attempt, retry_of," \
+	" cpu_usec, peak_memory, stop_requested, attempt, retry_of,"      \
 	" not_before"
 
 /* The statements of the ops; their text is stmt_sql in sqlite_stmt.c. */
@@ -72,7 +72,7 @@ enum {
 };
 
 struct sqlite_store {
-	struct store base;       /* must stay first */
+	struct store base; /* must stay first */
 	sqlite3 *db;
 	char *path;
 	pthread_mutex_t lock;
@@ -125,23 +125,20 @@ int sq_step_one(struct sqlite_store *b, sqlite3_stmt *st, bool bad,
 		const char *what, struct rc_err *err);
 
 /* Reads one row into one element of a result array, and frees one. */
-typedef int (*sq_row_fill_fn)(sqlite3_stmt *st, void *elem,
-			      struct rc_err *err);
+typedef int (*sq_row_fill_fn)(sqlite3_stmt *st, void *elem, struct rc_err *err);
 typedef void (*sq_row_clear_fn)(void *elem);
 
 /* Step a statement to its end, one element of size bytes per row.  On
  * success *out (NULL without rows, else the caller frees it) holds *n
  * elements; on failure nothing is left allocated.  out must point to a
  * void *. */
-int sq_step_all(struct sqlite_store *b, sqlite3_stmt *st, bool bad,
-		size_t size, sq_row_fill_fn fill, sq_row_clear_fn clear,
-		void **out, size_t *n, const char *what,
-		struct rc_err *err);
+int sq_step_all(struct sqlite_store *b, sqlite3_stmt *st, bool bad, size_t size,
+		sq_row_fill_fn fill, sq_row_clear_fn clear, void **out,
+		size_t *n, const char *what, struct rc_err *err);
 
 /* --- sqlite_schema.c: the ops open and close of store_sqlite_ops --- */
 
-int sqlite_open(const char *target, struct store **out,
-		struct rc_err *err);
+int sqlite_open(const char *target, struct store **out, struct rc_err *err);
 void sqlite_close(struct store *s);
 
 /* --- sqlite_records.c: ops of store_sqlite_ops (see backend.h) --- */
@@ -150,21 +147,18 @@ int sqlite_audit_add(struct store *s, int64_t at, const char *actor,
 		     const char *action, const char *target,
 		     const char *detail_json, struct rc_err *err);
 int sqlite_audit_list(struct store *s, int64_t before_id, int limit,
-		      struct audit_entry **out, size_t *n,
-		      struct rc_err *err);
+		      struct audit_entry **out, size_t *n, struct rc_err *err);
 int sqlite_tick_claim(struct store *s, const char *automation,
-		      int64_t fire_time, int64_t now,
-		      struct rc_err *err);
+		      int64_t fire_time, int64_t now, struct rc_err *err);
 int sqlite_tick_finish(struct store *s, const char *automation,
-		       int64_t fire_time, const char *run_id,
-		       const char *error, struct rc_err *err);
+		       int64_t fire_time, const char *run_id, const char *error,
+		       struct rc_err *err);
 int sqlite_tick_last(struct store *s, const char *automation,
 		     int64_t *fire_time, struct rc_err *err);
 int sqlite_notification_add(struct store *s, const char *run_id,
-			    const char *url, int64_t now,
-			    int64_t *id_out, struct rc_err *err);
-int sqlite_notification_update(struct store *s,
-			       const struct notification *nt,
+			    const char *url, int64_t now, int64_t *id_out,
+			    struct rc_err *err);
+int sqlite_notification_update(struct store *s, const struct notification *nt,
 			       int64_t now, struct rc_err *err);
 int sqlite_notification_list(struct store *s, const char *run_id,
 			     struct notification **out, size_t *n,

@@ -62,8 +62,7 @@ static void audit_clear(void *elem)
 }
 
 int sqlite_audit_list(struct store *s, int64_t before_id, int limit,
-		      struct audit_entry **out, size_t *n,
-		      struct rc_err *err)
+		      struct audit_entry **out, size_t *n, struct rc_err *err)
 {
 	struct sqlite_store *b = sq(s);
 	sqlite3_stmt *st;
@@ -89,8 +88,7 @@ out:
 /* --- schedule ticks --- */
 
 int sqlite_tick_claim(struct store *s, const char *automation,
-		      int64_t fire_time, int64_t now,
-		      struct rc_err *err)
+		      int64_t fire_time, int64_t now, struct rc_err *err)
 {
 	struct sqlite_store *b = sq(s);
 	sqlite3_stmt *st;
@@ -114,8 +112,8 @@ out:
 }
 
 int sqlite_tick_finish(struct store *s, const char *automation,
-		       int64_t fire_time, const char *run_id,
-		       const char *error, struct rc_err *err)
+		       int64_t fire_time, const char *run_id, const char *error,
+		       struct rc_err *err)
 {
 	struct sqlite_store *b = sq(s);
 	sqlite3_stmt *st;
@@ -165,8 +163,8 @@ out:
 /* --- notifications --- */
 
 int sqlite_notification_add(struct store *s, const char *run_id,
-			    const char *url, int64_t now,
-			    int64_t *id_out, struct rc_err *err)
+			    const char *url, int64_t now, int64_t *id_out,
+			    struct rc_err *err)
 {
 	struct sqlite_store *b = sq(s);
 	sqlite3_stmt *st;
@@ -193,8 +191,7 @@ out:
 	return ret;
 }
 
-int sqlite_notification_update(struct store *s,
-			       const struct notification *nt,
+int sqlite_notification_update(struct store *s, const struct notification *nt,
 			       int64_t now, struct rc_err *err)
 {
 	struct sqlite_store *b = sq(s);

@@ -97,8 +97,7 @@ static const char *const migrations[] = {
 	"PRAGMA user_version = 4;",
 };
 
-#define SCHEMA_VERSION \
-	((int)(sizeof(migrations) / sizeof(migrations[0])))
+#define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
 /* Create path mode 0600 if missing and take group/other access away from
  * an existing file. */
@@ -117,20 +116,19 @@ static int file_prepare(const char *path, struct rc_err *err)
 		goto out;
 	}
 	if (!S_ISREG(st.st_mode)) {
-		ret = rc_err_set(err, EINVAL, "%s is not a regular file",
-				 path);
+		ret = rc_err_set(err, EINVAL, "%s is not a regular file", path);
 		goto out;
 	}
 	if ((st.st_mode & 077) && fchmod(fd, st.st_mode & 0700) < 0)
-		ret = rc_err_set(err, errno, "cannot make %s private: %s",
-				 path, strerror(errno));
+		ret = rc_err_set(err, errno, "cannot make %s private: %s", path,
+				 strerror(errno));
 out:
 	close(fd);
 	return ret;
 }
 
-static int exec_sql(struct sqlite_store *b, const char *sql,
-		    const char *what, struct rc_err *err)
+static int exec_sql(struct sqlite_store *b, const char *sql, const char *what,
+		    struct rc_err *err)
 {
 	int rc = sqlite3_exec(b->db, sql, NULL, NULL, NULL);
 
@@ -167,8 +165,7 @@ static int schema_migrate(struct sqlite_store *b, struct rc_err *err)
 	ret = schema_version(b, &version, err);
 	if (ret < 0 || version == SCHEMA_VERSION)
 		goto check;
-	ret = exec_sql(b, "BEGIN IMMEDIATE", "starting the schema update",
-		       err);
+	ret = exec_sql(b, "BEGIN IMMEDIATE", "starting the schema update", err);
 	if (ret < 0)
 		return ret;
 	ret = schema_version(b, &version, err);
@@ -186,10 +183,11 @@ static int schema_migrate(struct sqlite_store *b, struct rc_err *err)
 	}
 check:
 	if (ret == 0 && version > SCHEMA_VERSION)
-		ret = rc_err_set(err, EPROTO, "the database has schema "
+		ret = rc_err_set(err, EPROTO,
+				 "the database has schema "
 				 "version %d, newer than this runcell knows "
-				 "(%d); use a newer runcell", version,
-				 SCHEMA_VERSION);
+				 "(%d); use a newer runcell",
+				 version, SCHEMA_VERSION);
 	return ret;
 }
 
@@ -210,8 +208,7 @@ void sqlite_close(struct store *s)
 	free(b);
 }
 
-int sqlite_open(const char *target, struct store **out,
-		struct rc_err *err)
+int sqlite_open(const char *target, struct store **out, struct rc_err *err)
 {
 	struct sqlite_store *b;
 	const char *sync = "NORMAL", *q = strchr(target, '?');
@@ -220,7 +217,8 @@ int sqlite_open(const char *target, struct store **out,
 
 	*out = NULL;
 	if (!sqlite3_threadsafe())
-		return rc_err_set(err, ENOTSUP, "this SQLite library was "
+		return rc_err_set(err, ENOTSUP,
+				  "this SQLite library was "
 				  "built without thread support");
 	/* "PATH?sync=full": fsync every commit (survives power loss too);
 	 * the default, NORMAL in WAL mode, survives any crash of the
@@ -229,9 +227,11 @@ int sqlite_open(const char *target, struct store **out,
 		if (!strcmp(q, "?sync=full"))
 			sync = "FULL";
 		else if (strcmp(q, "?sync=normal") != 0)
-			return rc_err_set(err, EINVAL, "unknown SQLite store "
+			return rc_err_set(err, EINVAL,
+					  "unknown SQLite store "
 					  "option \"%s\": use "
-					  "?sync=full or ?sync=normal", q);
+					  "?sync=full or ?sync=normal",
+					  q);
 	}
 	path = q ? xstrndup(target, (size_t)(q - target)) : xstrdup(target);
 	target = path;
@@ -250,7 +250,8 @@ int sqlite_open(const char *target, struct store **out,
 		if (b->db)
 			ret = sq_db_fail(b, rc, "opening the database", err);
 		else
-			ret = rc_err_set(err, ENOMEM, "opening the database: "
+			ret = rc_err_set(err, ENOMEM,
+					 "opening the database: "
 					 "out of memory");
 		goto out;
 	}
@@ -259,9 +260,11 @@ int sqlite_open(const char *target, struct store **out,
 
 	ret = exec_sql(b, "PRAGMA journal_mode = WAL", "enabling WAL", err);
 	if (ret == 0)
-		ret = exec_sql(b, strcmp(sync, "FULL") ? "PRAGMA synchronous = "
-							  "NORMAL" :
-							  "PRAGMA synchronous = FULL",
+		ret = exec_sql(b,
+			       strcmp(sync, "FULL") ?
+				       "PRAGMA synchronous = "
+				       "NORMAL" :
+				       "PRAGMA synchronous = FULL",
 			       "setting synchronous mode", err);
 	if (ret == 0)
 		ret = schema_migrate(b, err);

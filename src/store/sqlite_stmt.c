@@ -20,13 +20,13 @@
  * terminal rows never change because store.c leaves their bits out of the
  * mask.
  */
-#define STATE_BIT_SQL \
+#define STATE_BIT_SQL                                            \
 	"CASE state WHEN 'queued' THEN 0 WHEN 'starting' THEN 1" \
-	" WHEN 'running' THEN 2 WHEN 'succeeded' THEN 3" \
-	" WHEN 'failed' THEN 4 WHEN 'timed_out' THEN 5" \
+	" WHEN 'running' THEN 2 WHEN 'succeeded' THEN 3"         \
+	" WHEN 'failed' THEN 4 WHEN 'timed_out' THEN 5"          \
 	" WHEN 'cancelled' THEN 6 WHEN 'lost' THEN 7 ELSE 62 END"
 
-#define NOTE_COLS \
+#define NOTE_COLS                                                    \
 	"id, run_id, url, status, attempts, last_error, created_at," \
 	" updated_at, delivered_at"
 
@@ -53,18 +53,15 @@ static const char *const stmt_sql[ST_COUNT] = {
 		" ELSE peak_memory END"
 		" WHERE id = ?1 AND ((?13 >> (" STATE_BIT_SQL ")) & 1) = 1",
 	[ST_RUN_SET_HANDLE] = "UPDATE runs SET handle = ?2 WHERE id = ?1",
-	[ST_RUN_SET_STOP] =
-		"UPDATE runs SET stop_requested = 1 WHERE id = ?1",
+	[ST_RUN_SET_STOP] = "UPDATE runs SET stop_requested = 1 WHERE id = ?1",
 	[ST_USER_PUT] =
 		"INSERT INTO users (name, role, created_at, disabled)"
 		" VALUES (?1, ?2, ?3, 0)"
 		" ON CONFLICT (name) DO UPDATE SET role = excluded.role",
-	[ST_USER_GET] =
-		"SELECT name, role, created_at, disabled FROM users"
-		" WHERE name = ?1",
-	[ST_USER_LIST] =
-		"SELECT name, role, created_at, disabled FROM users"
-		" ORDER BY name",
+	[ST_USER_GET] = "SELECT name, role, created_at, disabled FROM users"
+			" WHERE name = ?1",
+	[ST_USER_LIST] = "SELECT name, role, created_at, disabled FROM users"
+			 " ORDER BY name",
 	[ST_USER_COUNT] = "SELECT count(*) FROM users",
 	[ST_USER_SET_DISABLED] =
 		"UPDATE users SET disabled = ?2 WHERE name = ?1",
@@ -75,23 +72,19 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_TOKEN_INSERT] =
 		"INSERT INTO tokens (user, label, hash, created_at, revoked)"
 		" SELECT name, ?2, ?3, ?4, 0 FROM users WHERE name = ?1",
-	[ST_TOKEN_FIND] =
-		"SELECT t.id, t.user, u.role, t.label, t.created_at,"
-		" t.last_used_at, t.revoked, u.disabled"
-		" FROM tokens t JOIN users u ON u.name = t.user"
-		" WHERE t.hash = ?1",
-	[ST_TOKEN_TOUCH] =
-		"UPDATE tokens SET last_used_at = ?2 WHERE id = ?1"
-		" AND (last_used_at IS NULL OR last_used_at < ?2)",
+	[ST_TOKEN_FIND] = "SELECT t.id, t.user, u.role, t.label, t.created_at,"
+			  " t.last_used_at, t.revoked, u.disabled"
+			  " FROM tokens t JOIN users u ON u.name = t.user"
+			  " WHERE t.hash = ?1",
+	[ST_TOKEN_TOUCH] = "UPDATE tokens SET last_used_at = ?2 WHERE id = ?1"
+			   " AND (last_used_at IS NULL OR last_used_at < ?2)",
 	[ST_TOKEN_REVOKE] = "UPDATE tokens SET revoked = 1 WHERE id = ?1",
-	[ST_TOKEN_LIST] =
-		"SELECT t.id, t.user, u.role, t.label, t.created_at,"
-		" t.last_used_at, t.revoked, u.disabled"
-		" FROM tokens t LEFT JOIN users u ON u.name = t.user"
-		" ORDER BY t.id",
-	[ST_AUDIT_ADD] =
-		"INSERT INTO audit (at, actor, action, target, detail)"
-		" VALUES (?1, ?2, ?3, ?4, ?5)",
+	[ST_TOKEN_LIST] = "SELECT t.id, t.user, u.role, t.label, t.created_at,"
+			  " t.last_used_at, t.revoked, u.disabled"
+			  " FROM tokens t LEFT JOIN users u ON u.name = t.user"
+			  " ORDER BY t.id",
+	[ST_AUDIT_ADD] = "INSERT INTO audit (at, actor, action, target, detail)"
+			 " VALUES (?1, ?2, ?3, ?4, ?5)",
 	[ST_AUDIT_LIST] =
 		"SELECT id, at, actor, action, target, detail FROM audit"
 		" WHERE id < ?1 ORDER BY id DESC LIMIT ?2",
@@ -103,18 +96,15 @@ static const char *const stmt_sql[ST_COUNT] = {
 		" WHERE (?1 > 0 AND finished_at < ?1) OR (?2 > 0 AND rn > ?2)"
 		" ORDER BY seq LIMIT ?3",
 	[ST_RUN_DELETE] =
-		"DELETE FROM runs WHERE id = ?1 AND state IN "
-		TERMINAL_STATES_SQL,
+		"DELETE FROM runs WHERE id = ?1 AND state IN " TERMINAL_STATES_SQL,
 	[ST_TICK_CLAIM] =
 		"INSERT INTO schedule_ticks (automation, fire_time, claimed_at)"
 		" VALUES (?1, ?2, ?3)"
 		" ON CONFLICT (automation, fire_time) DO NOTHING",
-	[ST_TICK_FINISH] =
-		"UPDATE schedule_ticks SET run_id = ?3, error = ?4"
-		" WHERE automation = ?1 AND fire_time = ?2",
-	[ST_TICK_LAST] =
-		"SELECT max(fire_time) FROM schedule_ticks"
-		" WHERE automation = ?1",
+	[ST_TICK_FINISH] = "UPDATE schedule_ticks SET run_id = ?3, error = ?4"
+			   " WHERE automation = ?1 AND fire_time = ?2",
+	[ST_TICK_LAST] = "SELECT max(fire_time) FROM schedule_ticks"
+			 " WHERE automation = ?1",
 	[ST_NOTE_ADD] =
 		"INSERT INTO notifications (run_id, url, status, attempts,"
 		" created_at) VALUES (?1, ?2, 'pending', 0, ?3)"
@@ -123,12 +113,11 @@ static const char *const stmt_sql[ST_COUNT] = {
 		"UPDATE notifications SET status = ?2, attempts = ?3,"
 		" last_error = ?4, delivered_at = ?5, updated_at = ?6"
 		" WHERE id = ?1",
-	[ST_NOTE_LIST] =
-		"SELECT " NOTE_COLS " FROM notifications WHERE run_id = ?1"
-		" ORDER BY id",
-	[ST_NOTE_PENDING] =
-		"SELECT " NOTE_COLS " FROM notifications"
-		" WHERE status = 'pending' ORDER BY id LIMIT 1000",
+	[ST_NOTE_LIST] = "SELECT " NOTE_COLS
+			 " FROM notifications WHERE run_id = ?1"
+			 " ORDER BY id",
+	[ST_NOTE_PENDING] = "SELECT " NOTE_COLS " FROM notifications"
+			    " WHERE status = 'pending' ORDER BY id LIMIT 1000",
 };
 
 static int errno_of(int rc)
@@ -261,10 +250,9 @@ int sq_step_one(struct sqlite_store *b, sqlite3_stmt *st, bool bad,
  * the caller) holds *n elements; on failure nothing is left allocated.
  * out must point to a void * (callers convert it to their element type).
  */
-int sq_step_all(struct sqlite_store *b, sqlite3_stmt *st, bool bad,
-		size_t size, sq_row_fill_fn fill, sq_row_clear_fn clear,
-		void **out, size_t *n, const char *what,
-		struct rc_err *err)
+int sq_step_all(struct sqlite_store *b, sqlite3_stmt *st, bool bad, size_t size,
+		sq_row_fill_fn fill, sq_row_clear_fn clear, void **out,
+		size_t *n, const char *what, struct rc_err *err)
 {
 	char *arr = NULL;
 	size_t count = 0, cap = 0, i;

@@ -27,14 +27,10 @@
 #define LIST_LIMIT_MAX 1000
 
 static const char *const state_names[] = {
-	[RUN_QUEUED] = "queued",
-	[RUN_STARTING] = "starting",
-	[RUN_RUNNING] = "running",
-	[RUN_SUCCEEDED] = "succeeded",
-	[RUN_FAILED] = "failed",
-	[RUN_TIMED_OUT] = "timed_out",
-	[RUN_CANCELLED] = "cancelled",
-	[RUN_LOST] = "lost",
+	[RUN_QUEUED] = "queued",       [RUN_STARTING] = "starting",
+	[RUN_RUNNING] = "running",     [RUN_SUCCEEDED] = "succeeded",
+	[RUN_FAILED] = "failed",       [RUN_TIMED_OUT] = "timed_out",
+	[RUN_CANCELLED] = "cancelled", [RUN_LOST] = "lost",
 };
 
 #define STATE_COUNT ((int)(sizeof(state_names) / sizeof(state_names[0])))
@@ -75,8 +71,8 @@ int run_state_parse(const char *name)
 /* True for the states a run never leaves. */
 bool run_state_terminal(enum run_state st)
 {
-	return st == RUN_SUCCEEDED || st == RUN_FAILED ||
-	       st == RUN_TIMED_OUT || st == RUN_CANCELLED || st == RUN_LOST;
+	return st == RUN_SUCCEEDED || st == RUN_FAILED || st == RUN_TIMED_OUT ||
+	       st == RUN_CANCELLED || st == RUN_LOST;
 }
 
 /* The lowercase name of a role; "unknown" if out of range. Static string. */
@@ -118,7 +114,8 @@ int store_open(const char *url, struct store **out, struct rc_err *err)
 	assert(out);
 	*out = NULL;
 	if (!url || !*url)
-		return rc_err_set(err, EINVAL, "store: no database given; set "
+		return rc_err_set(err, EINVAL,
+				  "store: no database given; set "
 				  "a path or a \"sqlite:/path\" URL");
 	if (str_has_prefix(url, "postgres://") ||
 	    str_has_prefix(url, "postgresql://"))
@@ -128,9 +125,11 @@ int store_open(const char *url, struct store **out, struct rc_err *err)
 	else if (str_has_prefix(url, "sqlite:"))
 		target = url + strlen("sqlite:");
 	else if (strstr(url, "://"))
-		return rc_err_set(err, EINVAL, "store: unknown database URL "
+		return rc_err_set(err, EINVAL,
+				  "store: unknown database URL "
 				  "\"%s\"; use \"sqlite:/path\", "
-				  "\"postgres://USER@HOST/DB\" or a path", url);
+				  "\"postgres://USER@HOST/DB\" or a path",
+				  url);
 	if (!*target)
 		return rc_err_set(err, EINVAL, "store: \"%s\" names no file",
 				  url);
@@ -138,7 +137,8 @@ int store_open(const char *url, struct store **out, struct rc_err *err)
 	ret = ops->open(target, out, err);
 	if (ret < 0)
 		return ops == &store_postgres_ops ?
-			       rc_err_wrap(err, "opening the PostgreSQL store") :
+			       rc_err_wrap(err,
+					   "opening the PostgreSQL store") :
 			       rc_err_wrap(err, "opening store %s", target);
 	(*out)->ops = ops;
 	return 0;
@@ -175,8 +175,10 @@ int store_run_insert(struct store *s, struct run *r, struct rc_err *err)
 	if (check_id(r->id, err) < 0 || check_state((int)r->state, err) < 0)
 		return -1;
 	if (!r->automation || !r->user || !r->executor)
-		return rc_err_set(err, EINVAL, "store: run %s lacks "
-				  "automation, user or executor", r->id);
+		return rc_err_set(err, EINVAL,
+				  "store: run %s lacks "
+				  "automation, user or executor",
+				  r->id);
 	return s->ops->run_insert(s, r, err);
 }
 
@@ -314,9 +316,8 @@ int store_run_list_expired(struct store *s, int64_t finished_before,
 	*n = 0;
 	if (finished_before <= 0 && keep_per_automation <= 0)
 		return 0;
-	return s->ops->run_list_expired(s, finished_before,
-					keep_per_automation, clamp_limit(limit),
-					out, n, err);
+	return s->ops->run_list_expired(s, finished_before, keep_per_automation,
+					clamp_limit(limit), out, n, err);
 }
 
 /* Delete terminal run id.  0 deleted, 1 none (or not terminal). */
@@ -424,8 +425,8 @@ int store_user_set_disabled(struct store *s, const char *name, bool disabled,
 
 /* Set (hash non-NULL) or clear the password hash of user name.  0 done,
  * 1 no such user, -1 error. */
-int store_user_set_password(struct store *s, const char *name,
-			    const char *hash, struct rc_err *err)
+int store_user_set_password(struct store *s, const char *name, const char *hash,
+			    struct rc_err *err)
 {
 	assert(s);
 	if (check_name(name, err) < 0)
@@ -462,10 +463,10 @@ static int token_hash(const char *token, char *out, struct rc_err *err)
 
 	pthread_once(&sodium_once, sodium_setup);
 	if (sodium_status < 0)
-		return rc_err_set(err, EIO, "store: libsodium failed to "
+		return rc_err_set(err, EIO,
+				  "store: libsodium failed to "
 				  "initialize");
-	crypto_hash_sha256(digest, (const unsigned char *)token,
-			   strlen(token));
+	crypto_hash_sha256(digest, (const unsigned char *)token, strlen(token));
 	sodium_bin2hex(out, TOKEN_HASH_HEX_LEN + 1, digest, sizeof(digest));
 	sodium_memzero(digest, sizeof(digest));
 	return 0;
@@ -500,8 +501,10 @@ int store_token_create(struct store *s, const char *user, const char *label,
 	ret = s->ops->token_insert(s, user, label ? label : "", hash,
 				   time_now_ms(), &id, err);
 	if (ret == 1)
-		ret = rc_err_set(err, ENOENT, "no user \"%s\"; create the user "
-				 "before giving it a token", user);
+		ret = rc_err_set(err, ENOENT,
+				 "no user \"%s\"; create the user "
+				 "before giving it a token",
+				 user);
 	if (ret < 0)
 		goto out;
 	if (id_out)
@@ -523,8 +526,8 @@ out:
  * The lookup is by hash only.  The token's last use is written at most once
  * a minute, and a failure to write it does not refuse the token.
  */
-int store_token_check(struct store *s, const char *token,
-		       struct token_info *ti, struct rc_err *err)
+int store_token_check(struct store *s, const char *token, struct token_info *ti,
+		      struct rc_err *err)
 {
 	char hash[TOKEN_HASH_HEX_LEN + 1];
 	struct store_token_row row;
@@ -611,7 +614,8 @@ int store_audit_add(struct store *s, const char *actor, const char *action,
 {
 	assert(s);
 	if (!actor || !*actor || !action || !*action)
-		return rc_err_set(err, EINVAL, "store: an audit entry needs "
+		return rc_err_set(err, EINVAL,
+				  "store: an audit entry needs "
 				  "an actor and an action");
 	return s->ops->audit_add(s, time_now_ms(), actor, action, target,
 				 detail_json, err);
@@ -647,21 +651,21 @@ void store_audit_free(struct audit_entry *a, size_t n)
 /* --- schedule ticks --- */
 
 /* Claim a tick; see store.h.  0 claimed, 1 taken before, -1 error. */
-int store_tick_claim(struct store *s, const char *automation,
-		     int64_t fire_time, struct rc_err *err)
+int store_tick_claim(struct store *s, const char *automation, int64_t fire_time,
+		     struct rc_err *err)
 {
 	assert(s);
 	if (!automation || !*automation)
-		return rc_err_set(err, EINVAL, "store: a tick needs an "
+		return rc_err_set(err, EINVAL,
+				  "store: a tick needs an "
 				  "automation");
-	return s->ops->tick_claim(s, automation, fire_time, time_now_ms(),
-				  err);
+	return s->ops->tick_claim(s, automation, fire_time, time_now_ms(), err);
 }
 
 /* Record the run (or error) of a claimed tick.  0 done, 1 no such tick. */
 int store_tick_finish(struct store *s, const char *automation,
-		      int64_t fire_time, const char *run_id,
-		      const char *error, struct rc_err *err)
+		      int64_t fire_time, const char *run_id, const char *error,
+		      struct rc_err *err)
 {
 	assert(s && automation);
 	return s->ops->tick_finish(s, automation, fire_time, run_id, error,
@@ -669,8 +673,8 @@ int store_tick_finish(struct store *s, const char *automation,
 }
 
 /* The latest claimed tick of automation.  0 found, 1 none, -1 error. */
-int store_tick_last(struct store *s, const char *automation,
-		    int64_t *fire_time, struct rc_err *err)
+int store_tick_last(struct store *s, const char *automation, int64_t *fire_time,
+		    struct rc_err *err)
 {
 	assert(s && automation && fire_time);
 	*fire_time = 0;
@@ -680,9 +684,8 @@ int store_tick_last(struct store *s, const char *automation,
 /* --- notifications --- */
 
 /* Add a pending notification.  0 added, 1 exists, -1 error. */
-int store_notification_add(struct store *s, const char *run_id,
-			   const char *url, int64_t *id_out,
-			   struct rc_err *err)
+int store_notification_add(struct store *s, const char *run_id, const char *url,
+			   int64_t *id_out, struct rc_err *err)
 {
 	int64_t id = 0;
 	int ret;
@@ -691,10 +694,10 @@ int store_notification_add(struct store *s, const char *run_id,
 	if (check_id(run_id, err) < 0)
 		return -1;
 	if (!url || !*url)
-		return rc_err_set(err, EINVAL, "store: a notification needs "
+		return rc_err_set(err, EINVAL,
+				  "store: a notification needs "
 				  "a URL");
-	ret = s->ops->notification_add(s, run_id, url, time_now_ms(), &id,
-				       err);
+	ret = s->ops->notification_add(s, run_id, url, time_now_ms(), &id, err);
 	if (ret == 0 && id_out)
 		*id_out = id;
 	return ret;
@@ -706,7 +709,8 @@ int store_notification_update(struct store *s, const struct notification *nt,
 {
 	assert(s && nt);
 	if (!nt->status)
-		return rc_err_set(err, EINVAL, "store: a notification needs "
+		return rc_err_set(err, EINVAL,
+				  "store: a notification needs "
 				  "a status");
 	return s->ops->notification_update(s, nt, time_now_ms(), err);
 }

@@ -36,34 +36,34 @@
 
 static void usage(void)
 {
-	fputs(
-"usage: cellprobe [OPTION]...\n"
-"Print, as one JSON object on stdout, what this process sees: pid, ppid,\n"
-"uid/gid, capabilities, NoNewPrivs, Seccomp mode, blocked and ignored\n"
-"signals, hostname, cwd, the\n"
-"processes in /proc, mounts, network interfaces (and whether each is up),\n"
-"its cgroups and their limits, rlimits and environment size.\n"
-"\n"
-"  --check PATH      report whether PATH can be read and written\n"
-"                    (a folder: listed, and a file created in it)\n"
-"  --alloc MB        allocate and touch MB megabytes, 1 MB at a time\n"
-"  --fork N          start N children that sleep; report how many forks\n"
-"                    succeeded and the first error; then kill them\n"
-"  --spin SEC        burn CPU for SEC seconds of wall time; report the\n"
-"                    CPU seconds used\n"
-"  --try-syscalls    try mount, umount2, unshare, clone with namespace\n"
-"                    flags, clone3, setns, ptrace, bpf, keyctl,\n"
-"                    personality, chroot, sethostname, setuid(0), ...\n"
-"                    and report \"ok\" or the errno name of each\n"
-"  --try-x32         make an x32 system call (the filter kills us)\n"
-"  --try-i386        make an int 0x80 system call (the filter kills us)\n"
-"  --tcp HOST:PORT   try a TCP connection; report \"ok\" or the error\n"
-"  --doublefork SEC  fork a child that forks a grandchild sleeping SEC\n"
-"                    seconds and exits at once\n"
-"  --fill PATH MB    write MB megabytes to the file PATH\n"
-"  --sleep SEC       after printing, sleep SEC seconds\n"
-"  --exit N          exit with status N (default 0)\n"
-"  --help            this text\n", stdout);
+	fputs("usage: cellprobe [OPTION]...\n"
+	      "Print, as one JSON object on stdout, what this process sees: pid, ppid,\n"
+	      "uid/gid, capabilities, NoNewPrivs, Seccomp mode, blocked and ignored\n"
+	      "signals, hostname, cwd, the\n"
+	      "processes in /proc, mounts, network interfaces (and whether each is up),\n"
+	      "its cgroups and their limits, rlimits and environment size.\n"
+	      "\n"
+	      "  --check PATH      report whether PATH can be read and written\n"
+	      "                    (a folder: listed, and a file created in it)\n"
+	      "  --alloc MB        allocate and touch MB megabytes, 1 MB at a time\n"
+	      "  --fork N          start N children that sleep; report how many forks\n"
+	      "                    succeeded and the first error; then kill them\n"
+	      "  --spin SEC        burn CPU for SEC seconds of wall time; report the\n"
+	      "                    CPU seconds used\n"
+	      "  --try-syscalls    try mount, umount2, unshare, clone with namespace\n"
+	      "                    flags, clone3, setns, ptrace, bpf, keyctl,\n"
+	      "                    personality, chroot, sethostname, setuid(0), ...\n"
+	      "                    and report \"ok\" or the errno name of each\n"
+	      "  --try-x32         make an x32 system call (the filter kills us)\n"
+	      "  --try-i386        make an int 0x80 system call (the filter kills us)\n"
+	      "  --tcp HOST:PORT   try a TCP connection; report \"ok\" or the error\n"
+	      "  --doublefork SEC  fork a child that forks a grandchild sleeping SEC\n"
+	      "                    seconds and exits at once\n"
+	      "  --fill PATH MB    write MB megabytes to the file PATH\n"
+	      "  --sleep SEC       after printing, sleep SEC seconds\n"
+	      "  --exit N          exit with status N (default 0)\n"
+	      "  --help            this text\n",
+	      stdout);
 }
 
 /* ---- a tiny JSON writer ---- */
@@ -157,7 +157,7 @@ static const char *ename(int e)
 static void status_fields(void)
 {
 	static const char *const want[] = {
-		"CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb",
+		"CapInh",     "CapPrm",	 "CapEff", "CapBnd", "CapAmb",
 		"NoNewPrivs", "Seccomp", "SigBlk", "SigIgn",
 	};
 	char line[256];
@@ -176,7 +176,8 @@ static void status_fields(void)
 				continue;
 			v += strspn(v, " \t");
 			v[strcspn(v, "\n")] = '\0';
-			if (want[i][0] == 'C' || strncmp(want[i], "Sig", 3) == 0)
+			if (want[i][0] == 'C' ||
+			    strncmp(want[i], "Sig", 3) == 0)
 				kstr(want[i], v);
 			else
 				kint(want[i], strtoll(v, NULL, 10));
@@ -263,7 +264,8 @@ static void interfaces(void)
 		snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
 		key("up");
 		if (s >= 0 && ioctl(s, SIOCGIFFLAGS, &ifr) == 0)
-			printf("%s", (ifr.ifr_flags & IFF_UP) ? "true" : "false");
+			printf("%s",
+			       (ifr.ifr_flags & IFF_UP) ? "true" : "false");
 		else
 			printf("null");
 		close_obj();
@@ -305,7 +307,8 @@ static void cgroups(void)
 
 	open_arr("cgroups");
 	while (f && fgets(line, sizeof(line), f)) {
-		char *c1 = strchr(line, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+		char *c1 = strchr(line, ':'),
+		     *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
 
 		line[strcspn(line, "\n")] = '\0';
 		elem_str(line);
@@ -352,7 +355,8 @@ static void rlimits(void)
 		const char *name;
 		int res;
 	} r[] = {
-		{ "core", RLIMIT_CORE }, { "fsize", RLIMIT_FSIZE },
+		{ "core", RLIMIT_CORE },
+		{ "fsize", RLIMIT_FSIZE },
 		{ "nofile", RLIMIT_NOFILE },
 	};
 	struct rlimit rl;
@@ -360,8 +364,9 @@ static void rlimits(void)
 	open_obj("rlimits");
 	for (size_t i = 0; i < sizeof(r) / sizeof(r[0]); i++) {
 		getrlimit(r[i].res, &rl);
-		kint(r[i].name, rl.rlim_cur == RLIM_INFINITY
-					? -1 : (long long)rl.rlim_cur);
+		kint(r[i].name, rl.rlim_cur == RLIM_INFINITY ?
+					-1 :
+					(long long)rl.rlim_cur);
 	}
 	close_obj();
 }
@@ -387,7 +392,8 @@ static void check_path(const char *p)
 		rerr = errno;
 		if (d)
 			closedir(d);
-		snprintf(tmp, sizeof(tmp), "%s/.cellprobe-%d", p, (int)getpid());
+		snprintf(tmp, sizeof(tmp), "%s/.cellprobe-%d", p,
+			 (int)getpid());
 		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0600);
 		wr = fd >= 0;
 		werr = errno;
@@ -462,9 +468,8 @@ static void try_syscalls(void)
 	kstr("ptrace_attach", result(ptrace(PTRACE_ATTACH, kid, NULL, NULL)));
 	kill(kid, SIGKILL);
 	waitpid(kid, NULL, 0);
-	kstr("process_vm_readv",
-	     result(syscall(SYS_process_vm_readv, getppid(), NULL, 0, NULL, 0,
-			    0)));
+	kstr("process_vm_readv", result(syscall(SYS_process_vm_readv, getppid(),
+						NULL, 0, NULL, 0, 0)));
 	kstr("bpf", result(syscall(SYS_bpf, 0, NULL, 0)));
 	kstr("keyctl", result(syscall(SYS_keyctl, 0, 0, 0, 0, 0)));
 	kstr("add_key", result(syscall(SYS_add_key, "user", "x", "y", 1, 0)));
@@ -578,7 +583,8 @@ static void tcp(const char *hp)
 	int s, r;
 
 	snprintf(host, sizeof(host), "%.*s", colon ? (int)(colon - hp) : 0, hp);
-	sa.sin_port = htons((uint16_t)(colon ? strtol(colon + 1, NULL, 10) : 0));
+	sa.sin_port =
+		htons((uint16_t)(colon ? strtol(colon + 1, NULL, 10) : 0));
 	inet_pton(AF_INET, host, &sa.sin_addr);
 	s = socket(AF_INET, SOCK_STREAM, 0);
 	r = s < 0 ? -1 : connect(s, (struct sockaddr *)&sa, sizeof(sa));
@@ -623,7 +629,7 @@ static void fill(const char *path, long mb)
 	long long written = 0;
 	int e = 0;
 
-	signal(SIGXFSZ, SIG_IGN);       /* report EFBIG instead */
+	signal(SIGXFSZ, SIG_IGN); /* report EFBIG instead */
 	memset(chunk, 'x', sizeof(chunk));
 	for (long i = 0; fd >= 0 && i < mb * 16; i++) {
 		ssize_t w = write(fd, chunk, sizeof(chunk));

@@ -109,6 +109,12 @@ for tool in cppcheck clang-tidy; do
 		fail "$tool"
 	fi
 done
+if make --no-print-directory format-check >"$logs/format.out" 2>&1; then
+	pass "$(tail -1 "$logs/format.out")"
+else
+	head -40 "$logs/format.out"
+	fail "clang-format (run: clang-format -i on the files named)"
+fi
 echo "(static analysis: $(($(date +%s) - start))s)"
 
 rm -rf "$logs"

@@ -23,7 +23,7 @@
 #include "config.h"
 #include "util.h"
 
-static char *tmp;          /* canonical temporary folder */
+static char *tmp; /* canonical temporary folder */
 static struct config *cfg;
 
 static const char yaml_fmt[] =
@@ -185,10 +185,11 @@ static void test_defaults_and_required(void **state)
 
 	expect_ok(j, &out);
 	/* defaults applied; parameters without value or default absent */
-	assert_string_equal(json_string_value(json_object_get(out,
-				"source_folder")), want);
-	assert_string_equal(json_string_value(json_object_get(out,
-				"organize_by")), "extension");
+	assert_string_equal(
+		json_string_value(json_object_get(out, "source_folder")), want);
+	assert_string_equal(
+		json_string_value(json_object_get(out, "organize_by")),
+		"extension");
 	assert_int_equal(json_integer_value(json_object_get(out, "count")), 10);
 	assert_true(json_is_false(json_object_get(out, "dry_run")));
 	assert_null(json_object_get(out, "ratio"));
@@ -241,11 +242,12 @@ static void test_integer(void **state)
 {
 	static const char *const good[][2] = {
 		{ "5", "5" }, { "\"5\"", "5" }, { "100", "100" },
-		{ "1", "1" }, { "7.0", "7" }, { "\"099\"", "99" },
+		{ "1", "1" }, { "7.0", "7" },	{ "\"099\"", "99" },
 	};
 	static const char *const bad[] = {
-		"0", "101", "5.5", "\"5.5\"", "\"abc\"", "\"\"", "\" 5\"",
-		"\"5 \"", "\"0x10\"", "\"+5\"", "true", "[5]", "1e300",
+		"0",	"101",	  "5.5",    "\"5.5\"",	"\"abc\"",
+		"\"\"", "\" 5\"", "\"5 \"", "\"0x10\"", "\"+5\"",
+		"true", "[5]",	  "1e300",
 	};
 	const char *msg = "parameter \"count\" must be an integer between 1 "
 			  "and 100";
@@ -256,8 +258,9 @@ static void test_integer(void **state)
 
 		expect_ok(j, &out);
 		assert_true(json_is_integer(json_object_get(out, "count")));
-		assert_int_equal(json_integer_value(json_object_get(out,
-					"count")), strtoll(good[i][1], NULL, 10));
+		assert_int_equal(
+			json_integer_value(json_object_get(out, "count")),
+			strtoll(good[i][1], NULL, 10));
 		json_decref(out);
 		free(j);
 	}
@@ -299,14 +302,16 @@ static void test_number(void **state)
 	json_decref(out);
 
 	static const char *const bad[] = {
-		"10.5", "-0.1", "\"nan\"", "\"NaN\"", "\"inf\"", "\"1e999\"",
-		"\"0x1p3\"", "\"2.5x\"", "\"\"", "false", "{}",
+		"10.5",	   "-0.1",	"\"nan\"",   "\"NaN\"",
+		"\"inf\"", "\"1e999\"", "\"0x1p3\"", "\"2.5x\"",
+		"\"\"",	   "false",	"{}",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		char *j = xasprintf("{" SRC ", \"ratio\": %s}", bad[i]);
 
-		expect_refused(j, "ratio", "parameter \"ratio\" must be a "
-				       "number between 0 and 10");
+		expect_refused(j, "ratio",
+			       "parameter \"ratio\" must be a "
+			       "number between 0 and 10");
 		free(j);
 	}
 }
@@ -379,8 +384,8 @@ static void test_choice(void **state)
 	json_t *out;
 
 	expect_ok("{" SRC ", \"organize_by\": \"date\"}", &out);
-	assert_string_equal(json_string_value(json_object_get(out,
-				"organize_by")), "date");
+	assert_string_equal(
+		json_string_value(json_object_get(out, "organize_by")), "date");
 	json_decref(out);
 	expect_refused("{" SRC ", \"organize_by\": \"name\"}", "organize_by",
 		       "parameter \"organize_by\" must be one of: extension, "
@@ -436,8 +441,9 @@ static void test_path(void **state)
 		if (!out)
 			fail_msg("%s refused: %s", cases[i].rel, err.msg);
 		want = xasprintf("%s%s", tmp, cases[i].want);
-		assert_string_equal(json_string_value(json_object_get(out,
-					"source_folder")), want);
+		assert_string_equal(json_string_value(json_object_get(
+					    out, "source_folder")),
+				    want);
 		free(want);
 		json_decref(out);
 	}
@@ -467,12 +473,26 @@ static void test_argv(void **state)
 	char *j = xasprintf(
 		"{\"note\": \"; rm -rf /\", \"verbose\": true, \"ratio\": 0.1,"
 		" \"count\": \"42\", \"source_folder\": \"%s/data\","
-		" \"dry_run\": false, \"big\": -7}", tmp);
+		" \"dry_run\": false, \"big\": -7}",
+		tmp);
 	char *folder = xasprintf("%s/data", tmp);
 	const char *want[] = {
-		"/usr/bin/python3", "/opt/demo.py", "--source_folder", folder,
-		"--organize_by", "extension", "--count", "42", "--ratio", "0.1",
-		"--verbose", "--note", "; rm -rf /", "--big", "-7", NULL,
+		"/usr/bin/python3",
+		"/opt/demo.py",
+		"--source_folder",
+		folder,
+		"--organize_by",
+		"extension",
+		"--count",
+		"42",
+		"--ratio",
+		"0.1",
+		"--verbose",
+		"--note",
+		"; rm -rf /",
+		"--big",
+		"-7",
+		NULL,
 	};
 	json_t *out;
 	char **argv;
@@ -510,7 +530,8 @@ static void test_json(void **state)
 	const struct automation *bare = config_automation(cfg, "bare");
 	char *root;
 
-	assert_string_equal(json_string_value(json_object_get(o, "id")), "demo");
+	assert_string_equal(json_string_value(json_object_get(o, "id")),
+			    "demo");
 	assert_string_equal(json_string_value(json_object_get(o, "name")),
 			    "demo");
 	p = json_object_get(o, "parameters");
@@ -522,7 +543,8 @@ static void test_json(void **state)
 	assert_true(json_is_true(json_object_get(res, "required")));
 	root = xasprintf("%s/data", tmp);
 	assert_string_equal(json_string_value(json_array_get(
-				    json_object_get(res, "roots"), 0)), root);
+				    json_object_get(res, "roots"), 0)),
+			    root);
 	free(root);
 	assert_null(json_object_get(res, "choices"));
 	assert_null(json_object_get(res, "default"));
@@ -542,7 +564,8 @@ static void test_json(void **state)
 			 5);
 	assert_null(json_object_get(res, "roots"));
 	assert_string_equal(json_string_value(json_array_get(
-				    json_object_get(o, "allow"), 0)), "operator");
+				    json_object_get(o, "allow"), 0)),
+			    "operator");
 	assert_true(json_is_null(json_object_get(o, "executor")));
 	json_decref(o);
 
@@ -552,8 +575,9 @@ static void test_json(void **state)
 	assert_int_equal(json_integer_value(json_object_get(res, "memory")),
 			 256 * 1024 * 1024);
 	assert_int_equal(json_integer_value(json_object_get(res, "pids")), 64);
-	assert_int_equal(json_integer_value(json_object_get(res,
-				"timeout_seconds")), 300);
+	assert_int_equal(
+		json_integer_value(json_object_get(res, "timeout_seconds")),
+		300);
 	res = json_object_get(o, "isolation");
 	assert_true(json_is_true(json_object_get(res, "network")));
 	assert_string_equal(json_string_value(json_array_get(

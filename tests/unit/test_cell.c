@@ -34,15 +34,15 @@
 #include "exec/cgroup.h"
 
 static struct cell_runtime *rt;
-static char base[PATH_MAX];     /* /var/tmp/runcell-test-cell-PID */
+static char base[PATH_MAX]; /* /var/tmp/runcell-test-cell-PID */
 static char probe[PATH_MAX + 32];
 static char secret_dir[PATH_MAX + 32], secret_file[PATH_MAX + 32];
 static char visible_file[PATH_MAX + 32], shared_dir[PATH_MAX + 32];
 static char open_dir[PATH_MAX + 32];
-static char last_work[PATH_MAX];    /* work folder of the last probe_run */
-static char tmp_base[PATH_MAX];     /* /tmp/runcell-test-cell-PID (host) */
+static char last_work[PATH_MAX]; /* work folder of the last probe_run */
+static char tmp_base[PATH_MAX];	 /* /tmp/runcell-test-cell-PID (host) */
 static char tmp_secret[PATH_MAX + 32], tmp_pub[PATH_MAX + 32];
-static const char *wp;              /* the work folder inside cells */
+static const char *wp; /* the work folder inside cells */
 
 /* ---- helpers ---- */
 
@@ -93,7 +93,7 @@ static char *new_work_dir(void)
 /* A cell being run by the test. */
 struct tcell {
 	struct cell c;
-	int out;                /* read end of the output pipe */
+	int out; /* read end of the output pipe */
 	char *work;
 	int64_t spawn_us;
 	struct buf text;
@@ -229,7 +229,8 @@ static json_t *probe_run(const char *const *args, const struct resources *res,
 	*status = tcell_finish(&t, u, 30000);
 	j = json_loads(t.text.data ? t.text.data : "", 0, NULL);
 	if (!j && WIFEXITED(*status))
-		print_message("probe output: %s\n", t.text.data ? t.text.data : "");
+		print_message("probe output: %s\n",
+			      t.text.data ? t.text.data : "");
 	snprintf(last_work, sizeof(last_work), "%s", t.work);
 	tcell_clear(&t);
 	return j;
@@ -270,7 +271,8 @@ static json_t *find_mount(json_t *j, const char *dir)
 	size_t i;
 
 	json_array_foreach(json_object_get(j, "mounts"), i, m)
-		if (strcmp(json_string_value(json_object_get(m, "dir")), dir) == 0)
+		if (strcmp(json_string_value(json_object_get(m, "dir")), dir) ==
+		    0)
 			found = m;
 	return found;
 }
@@ -373,7 +375,8 @@ static int group_setup(void **state)
 static int group_teardown(void **state)
 {
 	if (rt && cell_runtime_remove_cgroups(rt) < 0)
-		fprintf(stderr, "test_cell: some cgroups could not be removed\n");
+		fprintf(stderr,
+			"test_cell: some cgroups could not be removed\n");
 	cell_runtime_close(rt);
 	rt = NULL;
 	rm_rf(base);
@@ -434,22 +437,27 @@ static void test_identity(void **state)
 	ifs = json_object_get(j, "interfaces");
 	assert_int_equal(json_array_size(ifs), 1);
 	p = json_array_get(ifs, 0);
-	assert_string_equal(json_string_value(json_object_get(p, "name")), "lo");
+	assert_string_equal(json_string_value(json_object_get(p, "name")),
+			    "lo");
 	assert_true(json_is_false(json_object_get(p, "up")));
 	/* The filesystem view. */
 	assert_non_null(p = find_mount(j, "/"));
 	assert_true(mount_ro(p));
 	assert_non_null(p = find_mount(j, "/proc"));
-	assert_string_equal(json_string_value(json_object_get(p, "fs")), "proc");
+	assert_string_equal(json_string_value(json_object_get(p, "fs")),
+			    "proc");
 	assert_non_null(p = find_mount(j, "/tmp"));
-	assert_string_equal(json_string_value(json_object_get(p, "fs")), "tmpfs");
+	assert_string_equal(json_string_value(json_object_get(p, "fs")),
+			    "tmpfs");
 	assert_false(mount_ro(p));
 	assert_non_null(p = find_mount(j, "/dev"));
-	assert_string_equal(json_string_value(json_object_get(p, "fs")), "tmpfs");
+	assert_string_equal(json_string_value(json_object_get(p, "fs")),
+			    "tmpfs");
 	assert_non_null(p = find_mount(j, wp));
 	assert_false(mount_ro(p));
 	assert_non_null(p = find_mount(j, "/run"));
-	assert_string_equal(json_string_value(json_object_get(p, "fs")), "tmpfs");
+	assert_string_equal(json_string_value(json_object_get(p, "fs")),
+			    "tmpfs");
 	/* Every other mount of the host came along read-only. */
 	json_array_foreach(json_object_get(j, "mounts"), i, p) {
 		const char *d = json_string_value(json_object_get(p, "dir"));
@@ -474,12 +482,12 @@ static void test_filesystem(void **state)
 	char *writable[] = { sh, NULL };
 	struct isolation iso = { .writable = writable };
 	const char *args[] = {
-		"--check", "/etc", "--check", "/usr/bin", "--check", wp,
-		"--check", "/tmp", "--check", "/dev/shm", "--check", "/dev/null",
-		"--check", secret_dir, "--check", secret_file,
-		"--check", visible_file, "--check", shared_dir,
-		"--check", open_dir,
-		"--fill", "out.bin", "1", NULL,
+		"--check",   "/etc",	  "--check",	"/usr/bin", "--check",
+		wp,	     "--check",	  "/tmp",	"--check",  "/dev/shm",
+		"--check",   "/dev/null", "--check",	secret_dir, "--check",
+		secret_file, "--check",	  visible_file, "--check",  shared_dir,
+		"--check",   open_dir,	  "--fill",	"out.bin",  "1",
+		NULL,
 	};
 	struct cell_usage u;
 	char *k;
@@ -491,9 +499,10 @@ static void test_filesystem(void **state)
 	assert_true(WIFEXITED(status));
 	json_t *paths = json_object_get(j, "paths");
 
-#define PATH_IS(p, what, want)                                             \
-	assert_string_equal(json_string_value(json_object_get(              \
-				    json_object_get(paths, p), what)), want)
+#define PATH_IS(p, what, want)                                         \
+	assert_string_equal(json_string_value(json_object_get(         \
+				    json_object_get(paths, p), what)), \
+			    want)
 	PATH_IS("/etc", "read", "ok");
 	PATH_IS("/etc", "write", "EROFS");
 	PATH_IS("/usr/bin", "write", "EROFS");
@@ -523,7 +532,7 @@ static void test_filesystem(void **state)
 		free(out);
 	}
 	k = xasprintf("%s/token", secret_dir);
-	assert_int_equal(access(k, R_OK), 0);   /* still there on the host */
+	assert_int_equal(access(k, R_OK), 0); /* still there on the host */
 	free(k);
 	free(wfile);
 	free(sh);
@@ -572,8 +581,9 @@ static void test_private_mounts(void **state)
 	struct isolation iso1 = { .writable = writable1 };
 	struct isolation iso2 = { .writable = writable2 };
 	const char *args[] = {
-		"--check", tmp_pub, "--check", tmp_secret, "--check", "/run",
-		"--check", "/run/munge", "--fill", wrote, "1", NULL,
+		"--check", tmp_pub, "--check", tmp_secret,
+		"--check", "/run",  "--check", "/run/munge",
+		"--fill",  wrote,   "1",       NULL,
 	};
 	struct cell_usage u;
 	struct stat st;
@@ -593,7 +603,7 @@ static void test_private_mounts(void **state)
 	assert_string_equal(path_result(j, "/run/munge", "stat"), "ENOENT");
 	assert_int_equal(jget_int(j, "fill.bytes"), 1 << 20);
 	json_decref(j);
-	assert_int_equal(stat(wrote, &st), 0);     /* on the host */
+	assert_int_equal(stat(wrote, &st), 0); /* on the host */
 	assert_int_equal(st.st_size, 1 << 20);
 
 	/* The host folder holding the hidden one made writable: the hidden
@@ -634,7 +644,8 @@ static void test_network(void **state)
 	assert_int_equal(json_array_size(json_object_get(j, "interfaces")),
 			 count_host_interfaces());
 	json_array_foreach(json_object_get(j, "interfaces"), i, p)
-		if (strcmp(json_string_value(json_object_get(p, "name")), "lo") == 0)
+		if (strcmp(json_string_value(json_object_get(p, "name")),
+			   "lo") == 0)
 			lo_up = json_is_true(json_object_get(p, "up"));
 	assert_true(lo_up);
 	json_decref(j);
@@ -645,11 +656,12 @@ static void test_network(void **state)
 static void test_custom_root(void **state)
 {
 	static const char *const libs[] = {
-		"/lib/x86_64-linux-gnu/libc.so.6", "/lib64/ld-linux-x86-64.so.2",
+		"/lib/x86_64-linux-gnu/libc.so.6",
+		"/lib64/ld-linux-x86-64.so.2",
 	};
 	char *root = xasprintf("%s/rootfs", base);
-	char *argv[] = { "/cellprobe", "--check", "/", "--check", "/etc",
-			 "--check", "/work", NULL };
+	char *argv[] = { "/cellprobe", "--check", "/",	   "--check",
+			 "/etc",       "--check", "/work", NULL };
 	struct isolation iso = { .root = root };
 	struct tcell t;
 	struct rc_err e;
@@ -762,10 +774,13 @@ static void test_cpu_quota(void **state)
 
 	j = probe_run(args, &res, NULL, NULL, &status, &u);
 	assert_non_null(j);
-	wall = json_real_value(json_object_get(json_object_get(j, "spin"), "wall"));
-	cpu = json_real_value(json_object_get(json_object_get(j, "spin"), "cpu"));
-	print_message("cpu 0.2: %.3f s CPU in %.3f s wall; cgroup says %lld us\n",
-		      cpu, wall, (long long)u.cpu_usec);
+	wall = json_real_value(
+		json_object_get(json_object_get(j, "spin"), "wall"));
+	cpu = json_real_value(
+		json_object_get(json_object_get(j, "spin"), "cpu"));
+	print_message(
+		"cpu 0.2: %.3f s CPU in %.3f s wall; cgroup says %lld us\n",
+		cpu, wall, (long long)u.cpu_usec);
 	assert_true(wall >= 0.99);
 	assert_true(cpu / wall < 0.3);
 	assert_true(cpu / wall > 0.1);
@@ -818,7 +833,7 @@ static void kill_doublefork(bool use_unified)
 	print_message("cell_kill (%s): %lld ms\n",
 		      use_unified ? "with the cgroup2 slot" : "v1 only",
 		      (long long)(time_mono_ms() - t0));
-	assert_int_equal(cell_kill(&t.c), 0);          /* idempotent */
+	assert_int_equal(cell_kill(&t.c), 0); /* idempotent */
 	status = tcell_finish(&t, NULL, 5000);
 	assert_true(WIFSIGNALED(status));
 	assert_int_equal(WTERMSIG(status), SIGKILL);
@@ -880,12 +895,30 @@ static void test_signal_forwarded(void **state)
 static void test_syscalls_refused(void **state)
 {
 	static const char *const eperm[] = {
-		"mount", "umount2", "unshare_user", "unshare_net",
-		"clone_newuser", "clone_newns", "setns", "ptrace_attach",
-		"process_vm_readv", "bpf", "keyctl", "add_key",
-		"perf_event_open", "userfaultfd", "io_uring_setup",
-		"open_by_handle_at", "init_module", "kexec_load", "swapon",
-		"reboot", "pivot_root", "chroot", "sethostname", "setuid0",
+		"mount",
+		"umount2",
+		"unshare_user",
+		"unshare_net",
+		"clone_newuser",
+		"clone_newns",
+		"setns",
+		"ptrace_attach",
+		"process_vm_readv",
+		"bpf",
+		"keyctl",
+		"add_key",
+		"perf_event_open",
+		"userfaultfd",
+		"io_uring_setup",
+		"open_by_handle_at",
+		"init_module",
+		"kexec_load",
+		"swapon",
+		"reboot",
+		"pivot_root",
+		"chroot",
+		"sethostname",
+		"setuid0",
 		"personality_aslr",
 	};
 	const char *args[] = { "--try-syscalls", NULL };
@@ -897,10 +930,12 @@ static void test_syscalls_refused(void **state)
 	assert_non_null(j);
 	sc = json_object_get(j, "syscalls");
 	for (size_t i = 0; i < sizeof(eperm) / sizeof(eperm[0]); i++) {
-		const char *got = json_string_value(json_object_get(sc, eperm[i]));
+		const char *got =
+			json_string_value(json_object_get(sc, eperm[i]));
 
 		if (!got || strcmp(got, "EPERM") != 0)
-			print_message("%s: %s\n", eperm[i], got ? got : "(none)");
+			print_message("%s: %s\n", eperm[i],
+				      got ? got : "(none)");
 		assert_non_null(got);
 		assert_string_equal(got, "EPERM");
 	}
@@ -954,7 +989,7 @@ static void test_exec_failure(void **state)
 	assert_int_equal(tcell_start(&t, argv1, NULL, NULL, NULL, &e), -1);
 	assert_int_equal(e.errnum, ENOENT);
 	assert_string_equal(e.msg, "cannot execute /nonexistent/program: "
-			    "No such file or directory");
+				   "No such file or directory");
 	tcell_clear(&t);
 	assert_int_equal(tcell_start(&t, argv2, NULL, NULL, NULL, &e), -1);
 	assert_int_equal(e.errnum, EACCES);
@@ -994,7 +1029,8 @@ static void test_setup_failure(void **state)
 
 static void test_exit_code_env_path(void **state)
 {
-	char *argv[] = { "sh", "-c", "test \"$GREETING\" = hi && exit 7", NULL };
+	char *argv[] = { "sh", "-c", "test \"$GREETING\" = hi && exit 7",
+			 NULL };
 	char *env[] = { "PATH=/usr/bin:/bin", "GREETING=hi", NULL };
 	struct tcell t;
 	struct rc_err e;
@@ -1024,8 +1060,8 @@ static void test_slots_exclusive(void **state)
 			assert_int_not_equal(t[i].c.slot, t[k].c.slot);
 		j = json_loads(t[i].text.data, 0, NULL);
 		assert_non_null(j);
-		assert_int_equal(json_array_size(json_object_get(j, "interfaces")),
-				 1);
+		assert_int_equal(
+			json_array_size(json_object_get(j, "interfaces")), 1);
 		json_decref(j);
 	}
 	for (int i = 0; i < 6; i++) {
@@ -1206,7 +1242,8 @@ static void test_cgroup_v2_fake(void **state)
 	}
 	/* Counters as the kernel would show them before the run. */
 	put_file(root, "rc/slot0/cpu.stat", "usage_usec 1000\nuser_usec 600\n");
-	put_file(root, "rc/slot0/memory.events", "low 0\nhigh 0\nmax 3\noom 1\n"
+	put_file(root, "rc/slot0/memory.events",
+		 "low 0\nhigh 0\nmax 3\noom 1\n"
 		 "oom_kill 1\n");
 	put_file(root, "rc/slot0/pids.events", "max 4\n");
 	put_file(root, "rc/slot0/memory.peak", "999999\n");
@@ -1304,7 +1341,8 @@ static void test_cgroup_v1_fake(void **state)
 	put_file(root, "memory/rc/slot0/cgroup.procs", "");
 
 	put_file(root, "cpuacct/rc/slot0/cpuacct.usage", "7000000\n");
-	put_file(root, "memory/rc/slot0/memory.max_usage_in_bytes", "2048000\n");
+	put_file(root, "memory/rc/slot0/memory.max_usage_in_bytes",
+		 "2048000\n");
 	put_file(root, "memory/rc/slot0/memory.oom_control",
 		 "oom_kill_disable 0\nunder_oom 0\noom_kill 5\n");
 	put_file(root, "pids/rc/slot0/pids.events", "max 3\n");

@@ -37,13 +37,14 @@ static char *fixture(const char *name)
 }
 
 /* Write yaml to TMP/runcell.yaml and load it. */
-static int load_text(const char *yaml, struct config **cfg,
-		     struct rc_err *err, char **path)
+static int load_text(const char *yaml, struct config **cfg, struct rc_err *err,
+		     char **path)
 {
 	struct rc_err werr;
 
 	*path = xasprintf("%s/runcell.yaml", tmp_dir);
-	assert_int_equal(write_file_atomic(*path, yaml, strlen(yaml), &werr), 0);
+	assert_int_equal(write_file_atomic(*path, yaml, strlen(yaml), &werr),
+			 0);
 	rc_err_clear(err);
 	*cfg = NULL;
 	return config_load(*path, cfg, err);
@@ -134,8 +135,9 @@ static void test_full_file(void **state)
 	assert_string_equal(json_string_value(json_object_get(
 				    a->executor_options, "task_definition")),
 			    "worker");
-	assert_int_equal(json_integer_value(json_object_get(
-				 a->executor_options, "count")), 3);
+	assert_int_equal(json_integer_value(
+				 json_object_get(a->executor_options, "count")),
+			 3);
 	assert_int_equal(strv_len(a->allow), 2);
 	assert_int_equal(strv_len(a->env), 2);
 	assert_string_equal(a->env[0], "GREETING=hello");
@@ -377,7 +379,8 @@ static const struct error_case {
 	{ "param unknown type", PARAM "        type: float\n", 6,
 	  "`type` \"float\" is not known" },
 	{ "param duplicate",
-	  PARAM "        type: string\n      - name: p\n        type: integer\n",
+	  PARAM
+	  "        type: string\n      - name: p\n        type: integer\n",
 	  7, "parameter \"p\" is declared twice (also on line 5)" },
 	{ "pattern on integer",
 	  PARAM "        type: integer\n        pattern: \"[0-9]+\"\n", 7,
@@ -386,15 +389,17 @@ static const struct error_case {
 	  PARAM "        type: string\n        choices: [a]\n", 7,
 	  "`choices` applies only to type choice" },
 	{ "unknown param key", PARAM "        type: boolean\n        flag: 1\n",
-	  7, "unknown key `flag`; allowed keys for type boolean: name, "
-	     "type, description, required, default" },
+	  7,
+	  "unknown key `flag`; allowed keys for type boolean: name, "
+	  "type, description, required, default" },
 	{ "bad regex", PARAM "        type: string\n        pattern: \"a(b\"\n",
-	  7, "`pattern` \"a(b\" is not a valid POSIX extended regular "
-	     "expression" },
+	  7,
+	  "`pattern` \"a(b\" is not a valid POSIX extended regular "
+	  "expression" },
 	{ "choice without choices", PARAM "        type: choice\n", 5,
 	  "a choice parameter needs `choices`" },
-	{ "empty choices", PARAM "        type: choice\n        choices: []\n", 7,
-	  "`choices` is an empty list" },
+	{ "empty choices", PARAM "        type: choice\n        choices: []\n",
+	  7, "`choices` is an empty list" },
 	{ "path without roots", PARAM "        type: path\n", 5,
 	  "a path parameter needs `roots`" },
 	{ "missing root folder",
@@ -410,9 +415,11 @@ static const struct error_case {
 	  PARAM "        type: integer\n        min: 0.5\n", 7,
 	  "`min` must be a whole number" },
 	{ "default out of range",
-	  PARAM "        type: integer\n        max: 100\n        default: 500\n",
-	  8, "`default` does not pass its own rules: parameter \"p\" must be "
-	     "an integer of at most 100" },
+	  PARAM
+	  "        type: integer\n        max: 100\n        default: 500\n",
+	  8,
+	  "`default` does not pass its own rules: parameter \"p\" must be "
+	  "an integer of at most 100" },
 	{ "default not a choice",
 	  PARAM "        type: choice\n        choices: [a, b]\n"
 		"        default: c\n",
@@ -425,8 +432,9 @@ static const struct error_case {
 	  PARAM "        type: string\n        max_length: 2\n"
 		"        default: abc\n",
 	  8, "must be at most 2 characters long" },
-	{ "default wrong type", PARAM "        type: boolean\n        default: 1\n",
-	  7, "must be true or false" },
+	{ "default wrong type",
+	  PARAM "        type: boolean\n        default: 1\n", 7,
+	  "must be true or false" },
 	{ "default empty", PARAM "        type: string\n        default:\n", 7,
 	  "`default` has no value" },
 	{ "default outside roots",
@@ -435,8 +443,7 @@ static const struct error_case {
 	  8, "must be an absolute path inside /tmp" },
 	{ "duplicate key", AUTO "    command: [/bin/false]\n", 4,
 	  "key `command` appears twice" },
-	{ "alias as key",
-	  "server:\n  &k run_user: x\n  *k : y\n", 3,
+	{ "alias as key", "server:\n  &k run_user: x\n  *k : y\n", 3,
 	  "an alias cannot be used as a key" },
 	{ "recursive alias", "executors:\n  ecs: &a\n    x: *a\n", 3,
 	  "recursive alias" },
@@ -460,7 +467,8 @@ static void test_inline_errors(void **state)
 			fail_msg("case \"%s\" loaded but must fail", c->what);
 		assert_null(cfg);
 		prefix = xasprintf("%s:%d: ", path, c->line);
-		if (!str_has_prefix(err.msg, prefix) || !strstr(err.msg, c->text))
+		if (!str_has_prefix(err.msg, prefix) ||
+		    !strstr(err.msg, c->text))
 			fail_msg("case \"%s\": want \"%s...%s\", got \"%s\"",
 				 c->what, prefix, c->text, err.msg);
 		free(prefix);
@@ -477,7 +485,8 @@ static void test_missing_file(void **state)
 	assert_int_equal(config_load("/nonexistent/runcell.yaml", &cfg, &err),
 			 -1);
 	assert_null(cfg);
-	assert_non_null(strstr(err.msg, "cannot open /nonexistent/runcell.yaml"));
+	assert_non_null(
+		strstr(err.msg, "cannot open /nonexistent/runcell.yaml"));
 }
 
 /* Things that look odd but are valid. */

@@ -65,8 +65,8 @@ static char *moto_url, *moto_key, *moto_secret;
 static const char *moto_cluster, *moto_subnet, *moto_sg, *moto_log_group,
 	*moto_log_prefix;
 
-#define ARN_A                                                                  \
-	"arn:aws:ecs:us-east-1:123456789012:task/runcell-test/"              \
+#define ARN_A                                                   \
+	"arn:aws:ecs:us-east-1:123456789012:task/runcell-test/" \
 	"0f1e2d3c4b5a69788796a5b4c3d2e1f0"
 
 /* ------------------------------------------------------------------ */
@@ -78,15 +78,15 @@ struct replay {
 	pthread_t thread;
 	atomic_int stop;
 	pthread_mutex_t lock;
-	json_t *answers;     /* {"Action": [{status, body}, ...]} */
-	json_t *used;        /* {"Action": n} */
-	json_t *requests;    /* [{target, body, auth, token}] */
-	char *creds_body;    /* answer to GET /creds */
+	json_t *answers;  /* {"Action": [{status, body}, ...]} */
+	json_t *used;	  /* {"Action": n} */
+	json_t *requests; /* [{target, body, auth, token}] */
+	char *creds_body; /* answer to GET /creds */
 	int creds_hits;
-	char *creds_auth;    /* Authorization seen on /creds */
+	char *creds_auth; /* Authorization seen on /creds */
 	/* batching: answer RunTask and DescribeTasks from the requests */
 	bool dynamic;
-	json_t *seen;        /* arn -> times described */
+	json_t *seen; /* arn -> times described */
 	size_t max_batch;
 };
 
@@ -114,8 +114,8 @@ static json_t *dynamic_answer(struct replay *rp, const char *action,
 {
 	*status = 200;
 	if (!strcmp(action, "RunTask")) {
-		const char *tok = json_string_value(json_object_get(req,
-								    "clientToken"));
+		const char *tok =
+			json_string_value(json_object_get(req, "clientToken"));
 		char *arn = xasprintf("arn:aws:ecs:us-east-1:123456789012:task/"
 				      "runcell-test/t%s",
 				      tok ? tok : "x");
@@ -127,7 +127,8 @@ static json_t *dynamic_answer(struct replay *rp, const char *action,
 		return a;
 	}
 	if (!strcmp(action, "DescribeTasks")) {
-		json_t *tasks = json_array(), *arns = json_object_get(req, "tasks");
+		json_t *tasks = json_array(),
+		       *arns = json_object_get(req, "tasks");
 		json_t *it;
 		size_t i;
 
@@ -155,8 +156,8 @@ static json_t *dynamic_answer(struct replay *rp, const char *action,
 						  "taskArn", arn, "lastStatus",
 						  "STOPPED", "stopCode",
 						  "EssentialContainerExited",
-						  "containers", "name", "worker",
-						  "exitCode", 0));
+						  "containers", "name",
+						  "worker", "exitCode", 0));
 		}
 		return json_pack("{s:o, s:[]}", "tasks", tasks, "failures");
 	}
@@ -226,8 +227,8 @@ static void replay_handle(struct replay *rp, int fd)
 		text = json_dumps(ans, JSON_COMPACT);
 	} else {
 		json_t *list = json_object_get(rp->answers, action), *one;
-		json_int_t n = json_integer_value(json_object_get(rp->used,
-								  action));
+		json_int_t n =
+			json_integer_value(json_object_get(rp->used, action));
 		size_t k = json_array_size(list);
 
 		if (!k && !strcmp(action, "GetLogEvents")) {
@@ -238,13 +239,14 @@ static void replay_handle(struct replay *rp, int fd)
 				       "stream does not exist.\"}");
 		} else if (!k) {
 			status = 400;
-			text = xasprintf("{\"__type\":\"UnknownOperationException"
-					 "\",\"message\":\"no recorded answer "
-					 "for %s\"}",
-					 action);
+			text = xasprintf(
+				"{\"__type\":\"UnknownOperationException"
+				"\",\"message\":\"no recorded answer "
+				"for %s\"}",
+				action);
 		} else {
-			one = json_array_get(list, (size_t)n < k ? (size_t)n
-								 : k - 1);
+			one = json_array_get(list,
+					     (size_t)n < k ? (size_t)n : k - 1);
 			json_object_set_new(rp->used, action,
 					    json_integer(n + 1));
 			if (json_is_integer(json_object_get(one, "status")))
@@ -348,8 +350,7 @@ static void replay_stop(struct replay *rp)
 }
 
 /* How many requests for action the server saw; *last = the last body. */
-static size_t replay_count(struct replay *rp, const char *action,
-			   json_t **last)
+static size_t replay_count(struct replay *rp, const char *action, json_t **last)
 {
 	json_t *it;
 	size_t i, n = 0;
@@ -594,12 +595,16 @@ static void make_spec(struct spec_store *s, const char *run_id,
 }
 
 static const char *const cred_vars[] = {
-	"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+	"AWS_ACCESS_KEY_ID",
+	"AWS_SECRET_ACCESS_KEY",
+	"AWS_SESSION_TOKEN",
 	"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
 	"AWS_CONTAINER_CREDENTIALS_FULL_URI",
 	"AWS_CONTAINER_AUTHORIZATION_TOKEN",
-	"AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", "AWS_SHARED_CREDENTIALS_FILE",
-	"AWS_PROFILE", NULL,
+	"AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+	"AWS_SHARED_CREDENTIALS_FILE",
+	"AWS_PROFILE",
+	NULL,
 };
 
 static void creds_env(const char *key, const char *secret, const char *token)
@@ -718,18 +723,15 @@ static void test_recorded_exit_code(void **state)
 	assert_int_equal(json_integer_value(json_object_get(co, "cpu")), 512);
 	assert_int_equal(json_integer_value(json_object_get(co, "memory")),
 			 256);
-	assert_string_equal(
-		json_string_value(json_array_get(json_object_get(co, "command"),
-						 2)),
-		"$HOME; rm -rf /");
-	assert_string_equal(
-		json_string_value(json_object_get(recorded_body(last),
-						  "clientToken")),
-		id);
-	assert_string_equal(
-		json_string_value(json_object_get(recorded_body(last),
-						  "launchType")),
-		"FARGATE");
+	assert_string_equal(json_string_value(json_array_get(
+				    json_object_get(co, "command"), 2)),
+			    "$HOME; rm -rf /");
+	assert_string_equal(json_string_value(json_object_get(
+				    recorded_body(last), "clientToken")),
+			    id);
+	assert_string_equal(json_string_value(json_object_get(
+				    recorded_body(last), "launchType")),
+			    "FARGATE");
 	json_decref(last);
 	replay_stop(rp);
 }
@@ -818,10 +820,9 @@ static void test_recorded_throttled(void **state)
 	assert_int_equal(r.exit_code, 0);
 	/* three RunTask attempts, all with the same idempotency token */
 	assert_int_equal(replay_count(rp, "RunTask", &last), 3);
-	assert_string_equal(
-		json_string_value(json_object_get(recorded_body(last),
-						  "clientToken")),
-		id);
+	assert_string_equal(json_string_value(json_object_get(
+				    recorded_body(last), "clientToken")),
+			    id);
 	json_decref(last);
 	assert_int_equal(replay_count(rp, "DescribeTasks", NULL), 2);
 	replay_stop(rp);
@@ -951,10 +952,9 @@ static void test_recorded_logs(void **state)
 	free(text);
 	/* the stream name and paging */
 	assert_true(replay_count(rp, "GetLogEvents", &last) >= 3);
-	assert_string_equal(
-		json_string_value(json_object_get(recorded_body(last),
-						  "logStreamName")),
-		"runcell/worker/0f1e2d3c4b5a69788796a5b4c3d2e1f0");
+	assert_string_equal(json_string_value(json_object_get(
+				    recorded_body(last), "logStreamName")),
+			    "runcell/worker/0f1e2d3c4b5a69788796a5b4c3d2e1f0");
 	assert_true(json_is_true(
 		json_object_get(recorded_body(last), "startFromHead")));
 	assert_string_equal(json_string_value(json_object_get(
@@ -1001,9 +1001,9 @@ static void test_recorded_stop(void **state)
 	assert_string_equal(json_string_value(json_object_get(
 				    recorded_body(last), "reason")),
 			    "stopped by runcell");
-	assert_string_equal(json_string_value(json_object_get(
-				    recorded_body(last), "task")),
-			    ARN_A);
+	assert_string_equal(
+		json_string_value(json_object_get(recorded_body(last), "task")),
+		ARN_A);
 	json_decref(last);
 	free(handle);
 	close_ecs(ex);
@@ -1127,20 +1127,23 @@ static void test_session_token_signed(void **state)
 	assert_true(wait_event(id, -1, 10000, NULL));
 	pthread_mutex_lock(&rp->lock);
 	json_array_foreach(rp->requests, i, it) {
-		const char *auth = json_string_value(json_object_get(it, "auth"));
-		const char *tgt = json_string_value(json_object_get(it, "target"));
+		const char *auth =
+			json_string_value(json_object_get(it, "auth"));
+		const char *tgt =
+			json_string_value(json_object_get(it, "target"));
 
 		assert_non_null(auth);
-		assert_true(str_has_prefix(auth, "AWS4-HMAC-SHA256 "
-						 "Credential=AKIDSESSIONTEST/"));
-		assert_non_null(strstr(auth, !strcmp(tgt, "GetLogEvents")
-						     ? "/us-east-1/logs/"
-						     : "/us-east-1/ecs/"));
+		assert_true(str_has_prefix(auth,
+					   "AWS4-HMAC-SHA256 "
+					   "Credential=AKIDSESSIONTEST/"));
+		assert_non_null(strstr(auth, !strcmp(tgt, "GetLogEvents") ?
+						     "/us-east-1/logs/" :
+						     "/us-east-1/ecs/"));
 		assert_non_null(strstr(auth, "x-amz-security-token"));
 		assert_null(strstr(auth, "session-secret"));
-		assert_string_equal(json_string_value(json_object_get(it,
-								      "token")),
-				    "session-token-abc");
+		assert_string_equal(
+			json_string_value(json_object_get(it, "token")),
+			"session-token-abc");
 		logs = logs || !strcmp(tgt, "GetLogEvents");
 	}
 	pthread_mutex_unlock(&rp->lock);
@@ -1188,9 +1191,8 @@ static void test_container_credentials(void **state)
 	assert_int_equal(aws_client_new(&o, &c, &err), 0);
 	assert_string_equal(aws_client_creds_source(c), "container endpoint");
 	hits = rp->creds_hits;
-	assert_int_equal(aws_call(c, AWS_ECS, "RunTask", body, &ans, NULL,
-				  &err),
-			 0);
+	assert_int_equal(
+		aws_call(c, AWS_ECS, "RunTask", body, &ans, NULL, &err), 0);
 	json_decref(ans);
 	assert_true(rp->creds_hits > hits); /* refreshed before expiry */
 	assert_int_equal(replay_count(rp, "RunTask", &last), 1);
@@ -1203,7 +1205,8 @@ static void test_container_credentials(void **state)
 	free((char *)o.ecs_endpoint);
 
 	/* plain http to a non-loopback address is refused */
-	setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", "http://10.1.2.3/creds", 1);
+	setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", "http://10.1.2.3/creds",
+	       1);
 	ex = open_ecs(t, &err);
 	assert_null(ex);
 	assert_non_null(strstr(err.msg, "AWS_CONTAINER_CREDENTIALS_FULL_URI"));
@@ -1351,8 +1354,8 @@ static void test_settings(void **state)
 	t = tconfig_new(json_pack("{s:s, s:s, s:[s], s:s}", "region",
 				  "us-east-1", "cluster", "c", "subnets", "s",
 				  "task_definition", "w"));
-	t->autos[0].executor_options = json_pack("{s:s}", "task_defintion",
-						 "x");
+	t->autos[0].executor_options =
+		json_pack("{s:s}", "task_defintion", "x");
 	{
 		struct executor *ex = open_ecs(t, &err);
 
@@ -1393,8 +1396,9 @@ static void test_outcome_rules(void **state)
 	assert_int_equal(o.exit_code, 143);
 	json_decref(t);
 
-	t = stopped_task("UserInitiated", "stopped by runcell: timeout after "
-					  "2s",
+	t = stopped_task("UserInitiated",
+			 "stopped by runcell: timeout after "
+			 "2s",
 			 143);
 	ecs_task_outcome(t, "worker", ECS_STOP_NONE, 2000, &o);
 	assert_int_equal(o.state, RUN_TIMED_OUT);
@@ -1457,8 +1461,7 @@ static json_t *moto_settings(void)
 			 "security_groups", moto_sg, "assign_public_ip", 0,
 			 "task_definition", "worker", "log_group",
 			 moto_log_group, "log_stream_prefix", moto_log_prefix,
-			 "poll_interval", "50ms", "poll_max_interval",
-			 "200ms");
+			 "poll_interval", "50ms", "poll_max_interval", "200ms");
 }
 
 static size_t discard(char *p, size_t s, size_t n, void *ud)
@@ -1562,9 +1565,10 @@ static void moto_put_logs(struct aws_client *c, const char *stream,
 						moto_log_group, "logStreamName",
 						stream)));
 	for (size_t i = 0; lines[i]; i++)
-		json_array_append_new(evs_, json_pack("{s:I, s:s}", "timestamp",
-						      (json_int_t)(now + (int64_t)i),
-						      "message", lines[i]));
+		json_array_append_new(evs_,
+				      json_pack("{s:I, s:s}", "timestamp",
+						(json_int_t)(now + (int64_t)i),
+						"message", lines[i]));
 	json_decref(moto_call(c, AWS_LOGS, "PutLogEvents",
 			      json_pack("{s:s, s:s, s:o}", "logGroupName",
 					moto_log_group, "logStreamName", stream,
@@ -1599,12 +1603,12 @@ static void test_moto_runtask_signed(void **state)
 	c = moto_client();
 	task = moto_describe(c, handle + 4);
 	assert_non_null(task);
-	assert_string_equal(json_string_value(json_object_get(task,
-							      "startedBy")),
-			    "runcell");
-	assert_string_equal(json_string_value(json_object_get(task,
-							      "launchType")),
-			    "FARGATE");
+	assert_string_equal(
+		json_string_value(json_object_get(task, "startedBy")),
+		"runcell");
+	assert_string_equal(
+		json_string_value(json_object_get(task, "launchType")),
+		"FARGATE");
 	co = json_array_get(json_object_get(json_object_get(task, "overrides"),
 					    "containerOverrides"),
 			    0);
@@ -1637,9 +1641,8 @@ static void test_moto_runtask_signed(void **state)
 	json_decref(task);
 	ans = moto_call(c, AWS_ECS, "ListTagsForResource",
 			json_pack("{s:s}", "resourceArn", handle + 4));
-	assert_string_equal(tag_value(json_object_get(ans, "tags"),
-				      "runcell:run-id"),
-			    id);
+	assert_string_equal(
+		tag_value(json_object_get(ans, "tags"), "runcell:run-id"), id);
 	json_decref(ans);
 
 	/* the poller reports RUNNING (moto starts tasks at RUNNING) */
@@ -1754,9 +1757,9 @@ static void test_moto_logs_and_stop(void **state)
 	assert_string_equal(text, "hello\nworld\nthird line\n");
 	free(text);
 	task = moto_describe(c, handle + 4);
-	assert_string_equal(json_string_value(json_object_get(task,
-							      "stoppedReason")),
-			    "stopped by runcell");
+	assert_string_equal(
+		json_string_value(json_object_get(task, "stoppedReason")),
+		"stopped by runcell");
 	json_decref(task);
 	free(stream);
 	aws_client_free(c);
@@ -1834,9 +1837,9 @@ static void test_moto_reattach(void **state)
 
 	/* the task kept running */
 	task = moto_describe(c, handle + 4);
-	assert_string_equal(json_string_value(json_object_get(task,
-							      "lastStatus")),
-			    "RUNNING");
+	assert_string_equal(
+		json_string_value(json_object_get(task, "lastStatus")),
+		"RUNNING");
 	json_decref(task);
 	moto_put_logs(c, stream, l2, false);
 
@@ -1966,18 +1969,20 @@ int main(void)
 	moto_sg = getenv("RUNCELL_ECS_SECURITY_GROUP");
 	moto_log_group = getenv("RUNCELL_ECS_LOG_GROUP");
 	moto_log_prefix = getenv("RUNCELL_ECS_LOG_PREFIX");
-	if (moto_url && (!moto_key || !moto_secret || !moto_cluster ||
-			 !moto_subnet || !moto_sg || !moto_log_group ||
-			 !moto_log_prefix)) {
-		fprintf(stderr, "test_ecs: RUNCELL_MOTO_URL is set but the rest "
-				"of moto-up.sh's env file is not (load it with "
-				"set -a; . DIR/env; set +a)\n");
+	if (moto_url &&
+	    (!moto_key || !moto_secret || !moto_cluster || !moto_subnet ||
+	     !moto_sg || !moto_log_group || !moto_log_prefix)) {
+		fprintf(stderr,
+			"test_ecs: RUNCELL_MOTO_URL is set but the rest "
+			"of moto-up.sh's env file is not (load it with "
+			"set -a; . DIR/env; set +a)\n");
 		return 1;
 	}
 	if (!moto_url)
-		fprintf(stderr, "test_ecs: RUNCELL_MOTO_URL is not set: the moto "
-				"tests are skipped (tests/ecs/moto-up.sh starts "
-				"the emulator)\n");
+		fprintf(stderr,
+			"test_ecs: RUNCELL_MOTO_URL is not set: the moto "
+			"tests are skipped (tests/ecs/moto-up.sh starts "
+			"the emulator)\n");
 	pthread_mutex_init(&evs.lock, NULL);
 	pthread_cond_init(&evs.cond, NULL);
 	curl_global_init(CURL_GLOBAL_DEFAULT);

@@ -107,7 +107,8 @@ static struct ev_copy wait_event(const char *run_id, int want, int timeout_s)
 	pthread_mutex_unlock(&ev_lock);
 	if (!ok)
 		fail_msg("run %s: no %s event within %d s", run_id,
-			 want < 0 ? "terminal" : run_state_name(want), timeout_s);
+			 want < 0 ? "terminal" : run_state_name(want),
+			 timeout_s);
 	return found;
 }
 
@@ -130,7 +131,7 @@ struct replay {
 	pid_t pid;
 	int port;
 	char tls_dir[256];
-	char base[64];                 /* http(s)://127.0.0.1:PORT */
+	char base[64]; /* http(s)://127.0.0.1:PORT */
 };
 
 static struct replay plain = { .pid = -1 }, tls = { .pid = -1 };
@@ -153,8 +154,8 @@ static const char *replay_script(void)
 /* Start replay.py and read its {"port": N, "tls_dir": ...} line. */
 static int replay_start(struct replay *r, bool with_tls)
 {
-	char *argv[] = { "python3", (char *)replay_script(), "--port", "0",
-			 with_tls ? "--tls" : NULL, NULL };
+	char *argv[] = { "python3", (char *)replay_script(),   "--port",
+			 "0",	    with_tls ? "--tls" : NULL, NULL };
 	posix_spawn_file_actions_t fa;
 	struct pollfd pfd;
 	char line[1024];
@@ -245,8 +246,8 @@ static json_t *ctl(const char *method, const char *path, const char *body)
 /* Load scenario name; vars is a JSON object text (the run ids etc.). */
 static void load(const char *name, const char *vars)
 {
-	char *body = xasprintf("{\"scenario\": \"%s\", \"vars\": %s}", name,
-			       vars);
+	char *body =
+		xasprintf("{\"scenario\": \"%s\", \"vars\": %s}", name, vars);
 	json_t *r = ctl("POST", "/_replay/load", body);
 
 	if (!json_object_get(r, "loaded"))
@@ -277,9 +278,8 @@ static int count_requests(json_t *reqs, const char *method, const char *path,
 			   method) ||
 		    strcmp(json_string_value(json_object_get(r, "path")), path))
 			continue;
-		q = json_string_value(
-			json_object_get(json_object_get(r, "query"),
-					qkey ? qkey : ""));
+		q = json_string_value(json_object_get(
+			json_object_get(r, "query"), qkey ? qkey : ""));
 		if (qkey && (!q || (qval && strcmp(q, qval))))
 			continue;
 		n++;
@@ -294,11 +294,12 @@ static void assert_all_matched(json_t *reqs)
 
 	json_array_foreach(reqs, i, r) {
 		if (json_is_true(json_object_get(r, "unmatched")))
-			fail_msg("unexpected request %s %s?%s",
-				 json_string_value(json_object_get(r, "method")),
-				 json_string_value(json_object_get(r, "path")),
-				 json_string_value(json_object_get(r,
-								   "raw_query")));
+			fail_msg(
+				"unexpected request %s %s?%s",
+				json_string_value(json_object_get(r, "method")),
+				json_string_value(json_object_get(r, "path")),
+				json_string_value(
+					json_object_get(r, "raw_query")));
 	}
 }
 
@@ -373,11 +374,16 @@ static char *const test_argv[] = {
 	"/usr/bin/python3", "-c", "print('hi; $(rm -rf /)')", "two words", NULL,
 };
 static char *const test_env[] = {
-	"PATH=/usr/local/bin:/usr/bin:/bin", "HOME=/srv/runcell/work/x",
-	"GREETING=hello world", NULL,
+	"PATH=/usr/local/bin:/usr/bin:/bin",
+	"HOME=/srv/runcell/work/x",
+	"GREETING=hello world",
+	NULL,
 };
 static struct resources test_res = {
-	.cpu = 0.25, .memory = 64 << 20, .pids = 0, .timeout_ms = 90500,
+	.cpu = 0.25,
+	.memory = 64 << 20,
+	.pids = 0,
+	.timeout_ms = 90500,
 };
 
 static int start_run(struct executor *ex, const char *run_id,
@@ -420,9 +426,9 @@ static int setup_group(void **state)
 				"TLS tests will fail\n");
 	autos[0].id = "hello";
 	autos[0].executor = "kubernetes";
-	autos[0].executor_options = json_pack(
-		"{s:s, s:{s:s}}", "image", "registry.example.com/tools:2",
-		"node_selector", "pool", "batch");
+	autos[0].executor_options = json_pack("{s:s, s:{s:s}}", "image",
+					      "registry.example.com/tools:2",
+					      "node_selector", "pool", "batch");
 	autos[1].id = "other";
 	autos[1].executor = "kubernetes";
 	cfg.autos = autos;
@@ -475,8 +481,7 @@ static void test_settings_errors(void **state)
 	set_executors("{\"kubernetes\": {\"api_server\": \"ftp://x\", "
 		      "\"image\": \"i\"}}");
 	expect_open_error("http:// or https://");
-	set_executors("{\"kubernetes\": {\"api_server\": \"%s\"}}",
-		      plain.base);
+	set_executors("{\"kubernetes\": {\"api_server\": \"%s\"}}", plain.base);
 	expect_open_error("automation other has no container image");
 	set_executors("{\"kubernetes\": {\"kubeconfig\": \"%s/nope\", "
 		      "\"image\": \"i\"}}",
@@ -487,8 +492,8 @@ static void test_settings_errors(void **state)
 	set_plain(NULL);
 	expect_open_error("unknown kubernetes executor option \"imag\"");
 	json_decref(autos[0].executor_options);
-	autos[0].executor_options = json_pack("{s:{s:i}}", "node_selector",
-					      "pool", 3);
+	autos[0].executor_options =
+		json_pack("{s:{s:i}}", "node_selector", "pool", 3);
 	expect_open_error("node_selector.pool must be a string");
 	json_decref(autos[0].executor_options);
 	autos[0].executor_options = saved;
@@ -518,66 +523,65 @@ static void check_create_body(json_t *reqs, const char *run_id)
 	assert_non_null(post);
 	assert_string_equal(json_string_value(json_object_get(post, "path")),
 			    "/apis/batch/v1/namespaces/default/jobs");
-	assert_string_equal(json_string_value(json_object_get(
-				    json_object_get(post, "headers"),
-				    "content-type")),
-			    "application/json");
+	assert_string_equal(
+		json_string_value(json_object_get(
+			json_object_get(post, "headers"), "content-type")),
+		"application/json");
 	job = json_object_get(post, "body");
 	assert_string_equal(json_string_value(json_object_get(job, "kind")),
 			    "Job");
-	assert_string_equal(json_string_value(json_object_get(job,
-							      "apiVersion")),
-			    "batch/v1");
+	assert_string_equal(
+		json_string_value(json_object_get(job, "apiVersion")),
+		"batch/v1");
 	meta = json_object_get(job, "metadata");
 	assert_string_equal(json_string_value(json_object_get(meta, "name")),
 			    run_id);
-	assert_string_equal(json_string_value(json_object_get(
-				    json_object_get(meta, "labels"),
-				    "runcell.io/run-id")),
-			    run_id);
+	assert_string_equal(
+		json_string_value(json_object_get(
+			json_object_get(meta, "labels"), "runcell.io/run-id")),
+		run_id);
 	assert_string_equal(json_string_value(json_object_get(
 				    json_object_get(meta, "labels"),
 				    "runcell.io/automation")),
 			    "hello");
 	/* Sanitized for the label, exact in the annotation. */
-	assert_string_equal(json_string_value(json_object_get(
-				    json_object_get(meta, "labels"),
-				    "runcell.io/user")),
-			    "Alice_Smith_example.com");
+	assert_string_equal(
+		json_string_value(json_object_get(
+			json_object_get(meta, "labels"), "runcell.io/user")),
+		"Alice_Smith_example.com");
 	assert_string_equal(json_string_value(json_object_get(
 				    json_object_get(meta, "annotations"),
 				    "runcell.io/user")),
 			    "Alice Smith@example.com");
 	spec = json_object_get(job, "spec");
-	assert_int_equal(json_integer_value(json_object_get(spec,
-							    "backoffLimit")),
-			 0);
+	assert_int_equal(
+		json_integer_value(json_object_get(spec, "backoffLimit")), 0);
 	assert_int_equal(json_integer_value(json_object_get(
 				 spec, "activeDeadlineSeconds")),
 			 91); /* 90.5 s rounded up */
 	assert_int_equal(json_integer_value(json_object_get(
 				 spec, "ttlSecondsAfterFinished")),
 			 600);
-	assert_string_equal(json_string_value(json_object_get(
-				    json_object_get(json_object_get(
-							    json_object_get(
-								    spec,
-								    "template"),
-							    "metadata"),
-						    "labels"),
-				    "runcell.io/run-id")),
-			    run_id);
+	assert_string_equal(
+		json_string_value(json_object_get(
+			json_object_get(
+				json_object_get(json_object_get(spec,
+								"template"),
+						"metadata"),
+				"labels"),
+			"runcell.io/run-id")),
+		run_id);
 	pod = json_object_get(json_object_get(spec, "template"), "spec");
-	assert_string_equal(json_string_value(json_object_get(pod,
-							      "restartPolicy")),
-			    "Never");
-	assert_string_equal(json_string_value(json_object_get(
-				    json_object_get(pod, "nodeSelector"),
-				    "pool")),
-			    "batch");
-	assert_string_equal(json_string_value(json_object_get(
-				    pod, "serviceAccountName")),
-			    "runner");
+	assert_string_equal(
+		json_string_value(json_object_get(pod, "restartPolicy")),
+		"Never");
+	assert_string_equal(
+		json_string_value(json_object_get(
+			json_object_get(pod, "nodeSelector"), "pool")),
+		"batch");
+	assert_string_equal(
+		json_string_value(json_object_get(pod, "serviceAccountName")),
+		"runner");
 	assert_int_equal(json_array_size(json_object_get(pod, "containers")),
 			 1);
 	c = json_array_get(json_object_get(pod, "containers"), 0);
@@ -598,9 +602,9 @@ static void check_create_body(json_t *reqs, const char *run_id)
 		saw_home = saw_home || !strcmp(n, "HOME");
 		if (!strcmp(n, "GREETING")) {
 			saw_greeting = true;
-			assert_string_equal(json_string_value(json_object_get(
-						    it, "value")),
-					    "hello world");
+			assert_string_equal(
+				json_string_value(json_object_get(it, "value")),
+				"hello world");
 		}
 	}
 	assert_true(saw_greeting);
@@ -615,10 +619,10 @@ static void check_create_body(json_t *reqs, const char *run_id)
 	assert_string_equal(json_string_value(json_object_get(
 				    json_object_get(res, "requests"), "cpu")),
 			    "250m");
-	assert_string_equal(json_string_value(json_object_get(
-				    json_object_get(res, "requests"),
-				    "memory")),
-			    "67108864");
+	assert_string_equal(
+		json_string_value(json_object_get(
+			json_object_get(res, "requests"), "memory")),
+		"67108864");
 }
 
 static void test_create_watch_succeeded(void **state)
@@ -656,14 +660,16 @@ static void test_create_watch_succeeded(void **state)
 
 	reqs = recorded();
 	check_create_body(reqs, run);
-	assert_int_equal(count_requests(reqs, "POST",
-					"/apis/batch/v1/namespaces/default/jobs",
-					NULL, NULL),
-			 1);
-	assert_int_equal(count_requests(reqs, "GET",
-					"/apis/batch/v1/namespaces/default/jobs",
-					"resourceVersion", "1001"),
-			 1);
+	assert_int_equal(
+		count_requests(reqs, "POST",
+			       "/apis/batch/v1/namespaces/default/jobs", NULL,
+			       NULL),
+		1);
+	assert_int_equal(
+		count_requests(reqs, "GET",
+			       "/apis/batch/v1/namespaces/default/jobs",
+			       "resourceVersion", "1001"),
+		1);
 	assert_int_equal(count_requests(reqs, "GET",
 					"/api/v1/namespaces/default/pods/"
 					"r00000000000000a1-x7k2p/log",
@@ -765,14 +771,16 @@ static void test_gone_410_relists(void **state)
 	ev = wait_event(run, -1, 10);
 	assert_int_equal(ev.state, RUN_SUCCEEDED);
 	reqs = recorded();
-	assert_int_equal(count_requests(reqs, "GET",
-					"/apis/batch/v1/namespaces/default/jobs",
-					"watch", NULL),
-			 2);
-	assert_int_equal(count_requests(reqs, "GET",
-					"/apis/batch/v1/namespaces/default/jobs",
-					"resourceVersion", "1500"),
-			 1);
+	assert_int_equal(
+		count_requests(reqs, "GET",
+			       "/apis/batch/v1/namespaces/default/jobs",
+			       "watch", NULL),
+		2);
+	assert_int_equal(
+		count_requests(reqs, "GET",
+			       "/apis/batch/v1/namespaces/default/jobs",
+			       "resourceVersion", "1500"),
+		1);
 	/* Two LISTs: before the first watch and after the 410. */
 	assert_true(count_requests(reqs, "GET",
 				   "/apis/batch/v1/namespaces/default/jobs",
@@ -810,10 +818,11 @@ static void test_conflict_adopts(void **state)
 	ev = wait_event(run, -1, 10);
 	assert_int_equal(ev.state, RUN_SUCCEEDED);
 	reqs = recorded();
-	assert_int_equal(count_requests(reqs, "POST",
-					"/apis/batch/v1/namespaces/default/jobs",
-					NULL, NULL),
-			 1);
+	assert_int_equal(
+		count_requests(reqs, "POST",
+			       "/apis/batch/v1/namespaces/default/jobs", NULL,
+			       NULL),
+		1);
 	assert_true(count_requests(reqs, "GET",
 				   "/apis/batch/v1/namespaces/default/jobs/"
 				   "r00000000000000b2",
@@ -843,10 +852,11 @@ static void test_watch_refused_polls(void **state)
 	ev = wait_event(run, -1, 10);
 	assert_int_equal(ev.state, RUN_SUCCEEDED);
 	reqs = recorded();
-	assert_int_equal(count_requests(reqs, "GET",
-					"/apis/batch/v1/namespaces/default/jobs",
-					"watch", NULL),
-			 1);
+	assert_int_equal(
+		count_requests(reqs, "GET",
+			       "/apis/batch/v1/namespaces/default/jobs",
+			       "watch", NULL),
+		1);
 	json_decref(reqs);
 	free(handle);
 	exec_close(ex);
@@ -891,11 +901,12 @@ static void test_stop_deletes_background(void **state)
 	ev = wait_event(run, -1, 10);
 	assert_int_equal(ev.state, RUN_CANCELLED);
 	reqs = recorded();
-	assert_int_equal(count_requests(reqs, "DELETE",
-					"/apis/batch/v1/namespaces/default/jobs/"
-					"r00000000000000c1",
-					"propagationPolicy", "Background"),
-			 1);
+	assert_int_equal(
+		count_requests(reqs, "DELETE",
+			       "/apis/batch/v1/namespaces/default/jobs/"
+			       "r00000000000000c1",
+			       "propagationPolicy", "Background"),
+		1);
 	assert_all_matched(reqs);
 	json_decref(reqs);
 	wait_log(run, "working\n");
@@ -925,11 +936,12 @@ static void test_own_timeout(void **state)
 	assert_int_equal(ev.state, RUN_TIMED_OUT);
 	assert_non_null(strstr(ev.reason, "timeout of 1500 ms"));
 	reqs = recorded();
-	assert_int_equal(count_requests(reqs, "DELETE",
-					"/apis/batch/v1/namespaces/default/jobs/"
-					"r00000000000000c2",
-					"propagationPolicy", "Background"),
-			 1);
+	assert_int_equal(
+		count_requests(reqs, "DELETE",
+			       "/apis/batch/v1/namespaces/default/jobs/"
+			       "r00000000000000c2",
+			       "propagationPolicy", "Background"),
+		1);
 	json_decref(reqs);
 	free(handle);
 	exec_close(ex);
@@ -1061,11 +1073,10 @@ static void test_kubeconfig_token(void **state)
 	reqs = recorded();
 	assert_true(json_array_size(reqs) >= 5);
 	json_array_foreach(reqs, i, r)
-		assert_string_equal(
-			json_string_value(json_object_get(
-				json_object_get(r, "headers"),
-				"authorization")),
-			"Bearer s3cr3t-token-value");
+		assert_string_equal(json_string_value(json_object_get(
+					    json_object_get(r, "headers"),
+					    "authorization")),
+				    "Bearer s3cr3t-token-value");
 	json_decref(reqs);
 	free(handle);
 	exec_close(ex);
@@ -1104,8 +1115,8 @@ static json_t *tls_requests(void)
 	json_t *r;
 	/* The control endpoint of the TLS server, over TLS. */
 	CURL *h = curl_easy_init();
-	char *url = xasprintf("https://127.0.0.1:%d/_replay/requests",
-			      tls.port);
+	char *url =
+		xasprintf("https://127.0.0.1:%d/_replay/requests", tls.port);
 	char *ca = xasprintf("%s/server.crt", tls.tls_dir);
 	struct buf b;
 
@@ -1194,9 +1205,9 @@ static void test_kubeconfig_client_cert_tls(void **state)
 	reqs = tls_requests();
 	assert_true(json_array_size(reqs) >= 5);
 	json_array_foreach(reqs, i, r) {
-		assert_string_equal(json_string_value(json_object_get(
-					    r, "client_cn")),
-				    "runcell-test");
+		assert_string_equal(
+			json_string_value(json_object_get(r, "client_cn")),
+			"runcell-test");
 		assert_null(json_object_get(json_object_get(r, "headers"),
 					    "authorization"));
 	}
@@ -1252,20 +1263,18 @@ static void test_in_cluster(void **state)
 		fail_msg("in-cluster client: %s", err.msg);
 	assert_string_equal(k8s_client_server(c), tls.base);
 	assert_string_equal(k8s_client_namespace(c), "runcell-jobs");
-	assert_int_equal(k8s_request(c, NULL, "GET", "/version", NULL, &r,
-				     &err),
-			 0);
+	assert_int_equal(
+		k8s_request(c, NULL, "GET", "/version", NULL, &r, &err), 0);
 	assert_int_equal(r.status, 404); /* no recorded answer: a Status */
-	assert_string_equal(json_string_value(json_object_get(r.body,
-							      "kind")),
+	assert_string_equal(json_string_value(json_object_get(r.body, "kind")),
 			    "Status");
 	k8s_resp_free(&r);
 	reqs = tls_requests();
 	last = json_array_get(reqs, json_array_size(reqs) - 1);
-	assert_string_equal(json_string_value(json_object_get(
-				    json_object_get(last, "headers"),
-				    "authorization")),
-			    "Bearer in-cluster-token");
+	assert_string_equal(
+		json_string_value(json_object_get(
+			json_object_get(last, "headers"), "authorization")),
+		"Bearer in-cluster-token");
 	json_decref(reqs);
 	k8s_client_free(c);
 	unsetenv("KUBERNETES_SERVICE_HOST");

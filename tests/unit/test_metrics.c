@@ -87,8 +87,9 @@ static void test_counters_and_histograms(void **state)
 	/* The largest peak is kept. */
 	assert_non_null(strstr(text, "runcell_run_peak_memory_bytes{automation"
 				     "=\"we\\\"ird\"} 1048576\n"));
-	assert_non_null(strstr(text, "runcell_http_requests_total{route="
-				     "\"/api/v1/runs/{id}\",status=\"200\"} 1\n"));
+	assert_non_null(strstr(text,
+			       "runcell_http_requests_total{route="
+			       "\"/api/v1/runs/{id}\",status=\"200\"} 1\n"));
 	assert_non_null(strstr(text, "runcell_http_requests_total{route="
 				     "\"unmatched\",status=\"404\"} 1\n"));
 	assert_null(strstr(text, "status=\"0\""));

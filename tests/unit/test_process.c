@@ -40,7 +40,7 @@ struct rec_event {
 	bool has_usage;
 	int64_t cpu_usec;
 	int64_t peak_memory;
-	int64_t mono_us;         /* when the callback ran */
+	int64_t mono_us; /* when the callback ran */
 };
 
 struct recorder {
@@ -331,8 +331,7 @@ static void test_success(void **state)
 	struct run_req q;
 	char *log;
 
-	req_init(f, &q, 0, "/bin/sh", "-c", "echo hello; echo oops >&2",
-		 NULL);
+	req_init(f, &q, 0, "/bin/sh", "-c", "echo hello; echo oops >&2", NULL);
 	start(f, &q);
 	assert_true(wait_event(&f->rec, q.id, false, 5000, &run));
 	end = finish_of(f, &q, 5000);
@@ -392,7 +391,7 @@ static void test_missing_program(void **state)
 	assert_int_equal(end.state, RUN_FAILED);
 	assert_int_equal(end.exit_code, 127);
 	assert_string_equal(end.reason, "cannot execute no-such-program-xyz: "
-			    "No such file or directory");
+					"No such file or directory");
 	log = slurp(q.log_path);
 	assert_non_null(strstr(log, "cannot execute no-such-program-xyz"));
 	free(log);
@@ -525,8 +524,8 @@ static void test_stop_through_socket(void **state)
 	assert_true(wait_event(&f->rec, q.id, false, 5000, &run));
 	/* A new backend has no channel to the run: it uses the socket. */
 	reopen(f);
-	assert_int_equal(f->ex->ops->attach(f->ex, q.id, q.handle, q.log_path,
-					     &err), 0);
+	assert_int_equal(
+		f->ex->ops->attach(f->ex, q.id, q.handle, q.log_path, &err), 0);
 	assert_int_equal(f->ex->ops->stop(f->ex, q.id, NULL, &err), 0);
 	end = finish_of(f, &q, 5000);
 	assert_int_equal(end.state, RUN_CANCELLED);
@@ -618,10 +617,10 @@ static void test_reattach(void **state)
 	assert_false(proc_gone(handle_pid(a.handle), 0));
 	open_backend(f);
 
-	assert_int_equal(f->ex->ops->attach(f->ex, a.id, a.handle, a.log_path,
-					     &err), 0);
-	assert_int_equal(f->ex->ops->attach(f->ex, b.id, NULL, b.log_path,
-					     &err), 0);
+	assert_int_equal(
+		f->ex->ops->attach(f->ex, a.id, a.handle, a.log_path, &err), 0);
+	assert_int_equal(
+		f->ex->ops->attach(f->ex, b.id, NULL, b.log_path, &err), 0);
 	end = finish_of(f, &a, 5000);
 	assert_int_equal(end.state, RUN_FAILED);
 	assert_true(end.has_exit_code);
@@ -633,7 +632,8 @@ static void test_reattach(void **state)
 	assert_int_equal(end.exit_code, 5);
 	/* A run never recorded, without a handle: never started. */
 	assert_int_equal(f->ex->ops->attach(f->ex, "r0000000000000000", NULL,
-					     "/dev/null", &err), 1);
+					    "/dev/null", &err),
+			 1);
 	req_free(&a);
 	req_free(&b);
 }
@@ -686,8 +686,8 @@ static void test_supervisor_killed(void **state)
 	assert_int_equal(kill(handle_pid(b.handle), SIGKILL), 0);
 	assert_true(proc_gone(handle_pid(b.handle), 2000));
 	open_backend(f);
-	assert_int_equal(f->ex->ops->attach(f->ex, b.id, b.handle, b.log_path,
-					     &err), 0);
+	assert_int_equal(
+		f->ex->ops->attach(f->ex, b.id, b.handle, b.log_path, &err), 0);
 	end = finish_of(f, &b, 5000);
 	assert_int_equal(end.state, RUN_LOST);
 	assert_non_null(strstr(end.reason, "supervisor died"));
@@ -724,8 +724,8 @@ static void test_errors(void **state)
 	char longdir[200], *path;
 
 	/* Stop of a run that does not exist. */
-	assert_int_equal(f->ex->ops->stop(f->ex, "r0000000000000000", NULL,
-					  &err), -1);
+	assert_int_equal(
+		f->ex->ops->stop(f->ex, "r0000000000000000", NULL, &err), -1);
 	assert_non_null(strstr(err.msg, "cannot be stopped"));
 	/* A log file that cannot be created: the run fails to start. */
 	req_init(f, &q, 0, "/bin/true", NULL);
@@ -743,7 +743,7 @@ static void test_errors(void **state)
 	req_free(&q);
 	/* A handle that is not ours. */
 	assert_int_equal(f->ex->ops->attach(f->ex, "r0000000000000000",
-					     "slurm:12", "/dev/null", &err),
+					    "slurm:12", "/dev/null", &err),
 			 -1);
 	/* A data folder so deep that the socket path cannot fit. */
 	memset(&cfg, 0, sizeof(cfg));
@@ -751,8 +751,8 @@ static void test_errors(void **state)
 	longdir[0] = '/';
 	longdir[sizeof(longdir) - 1] = '\0';
 	cfg.server.data_dir = longdir;
-	assert_int_equal(exec_open("process", &cfg, on_event, &f->rec, &ex,
-				   &err), -1);
+	assert_int_equal(
+		exec_open("process", &cfg, on_event, &f->rec, &ex, &err), -1);
 	assert_non_null(strstr(err.msg, "choose a shorter server.data_dir"));
 }
 
@@ -830,8 +830,8 @@ static void test_start_latency(void **state)
 	}
 	qsort(lat, N, sizeof(lat[0]), cmp_i64);
 	printf("start() -> running event over %d runs of /bin/true: "
-	       "p50 %.2f ms, p90 %.2f ms, p99 %.2f ms\n", N,
-	       lat[N / 2] / 1000.0, lat[N * 9 / 10] / 1000.0,
+	       "p50 %.2f ms, p90 %.2f ms, p99 %.2f ms\n",
+	       N, lat[N / 2] / 1000.0, lat[N * 9 / 10] / 1000.0,
 	       lat[N * 99 / 100] / 1000.0);
 }
 
@@ -853,8 +853,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_stop, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stop_at_once, setup,
 						teardown),
-		cmocka_unit_test_setup_teardown(test_stop_through_socket,
-						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stop_through_socket, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_sigterm_ignored, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_supervisor_sigterm, setup,

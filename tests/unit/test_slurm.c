@@ -248,8 +248,8 @@ static int group_setup(void **state)
 		return -1;
 	autos[0].id = "plain";
 	autos[1].id = "nopart";
-	autos[1].executor_options = json_pack("{s:s}", "partition",
-					      "no-such-partition");
+	autos[1].executor_options =
+		json_pack("{s:s}", "partition", "no-such-partition");
 	cfg.server.data_dir = data_dir;
 	cfg.server.log_max_bytes = 1 << 20;
 	cfg.autos = autos;
@@ -268,14 +268,14 @@ static int group_teardown(void **state)
 	return 0;
 }
 
-#define NEED_CLUSTER()                                                       \
-	do {                                                                 \
-		if (!slurm_conf) {                                           \
-			print_message("skipped: RUNCELL_SLURM_CONF is not "  \
-				      "set (start a cluster with "           \
-				      "tests/slurm/up.sh)\n");               \
-			skip();                                              \
-		}                                                            \
+#define NEED_CLUSTER()                                                      \
+	do {                                                                \
+		if (!slurm_conf) {                                          \
+			print_message("skipped: RUNCELL_SLURM_CONF is not " \
+				      "set (start a cluster with "          \
+				      "tests/slurm/up.sh)\n");              \
+			skip();                                             \
+		}                                                           \
 	} while (0)
 
 /* ---- settings (no cluster needed) ------------------------------------- */
@@ -494,9 +494,17 @@ static void test_no_shell_interpolation(void **state)
 {
 	char pwned[128], arg[256], *want, *sh_path, *script, *log;
 	char *argv[] = {
-		"/usr/bin/python3", "-c",
-		"import sys, json; print(json.dumps(sys.argv[1:]))", arg,
-		"`id`", "a'b\"c", "", "two\nlines", "*", "$HOME", NULL,
+		"/usr/bin/python3",
+		"-c",
+		"import sys, json; print(json.dumps(sys.argv[1:]))",
+		arg,
+		"`id`",
+		"a'b\"c",
+		"",
+		"two\nlines",
+		"*",
+		"$HOME",
+		NULL,
 	};
 	struct run_args ra;
 	struct ev_copy ev;
@@ -601,9 +609,8 @@ static void test_attach_without_handle(void **state)
 	assert_string_equal(log, "found\n");
 
 	run_init(&never, argv);
-	assert_int_equal(ex->ops->attach(ex, never.id, NULL, never.log_path,
-					 &err),
-			 1);
+	assert_int_equal(
+		ex->ops->attach(ex, never.id, NULL, never.log_path, &err), 1);
 	free(log);
 	free(handle);
 	exec_close(ex);
@@ -629,8 +636,7 @@ static void test_lost(void **state)
 	assert_int_equal(ev.state, RUN_LOST);
 	assert_string_equal(ev.reason,
 			    "job 987654321 no longer known to Slurm");
-	assert_int_equal(ex->ops->attach(ex, ra.id, "job:1", ra.log_path,
-					 &err),
+	assert_int_equal(ex->ops->attach(ex, ra.id, "job:1", ra.log_path, &err),
 			 -1);
 	exec_close(ex);
 }

@@ -36,8 +36,8 @@ static const char *pg_url;
 
 struct fixture {
 	char dir[64];
-	char *path;              /* SQLite: the database file */
-	const char *url;         /* what store_open is given */
+	char *path;	 /* SQLite: the database file */
+	const char *url; /* what store_open is given */
 	struct store *s;
 };
 
@@ -175,7 +175,8 @@ static bool pg_contains(const char *needle)
 		      " UNION ALL SELECT u::text FROM users u"
 		      " UNION ALL SELECT a::text FROM audit a"
 		      " UNION ALL SELECT r::text FROM runs r) x"
-		      " WHERE strpos(row, $1) > 0", 1, v) > 0;
+		      " WHERE strpos(row, $1) > 0",
+		      1, v) > 0;
 }
 
 /* Backdate a token's last use behind the store's back, as another
@@ -192,14 +193,18 @@ static void set_last_used(struct fixture *fx, int64_t id, int64_t at)
 		snprintf(ids, sizeof(ids), "%lld", (long long)id);
 		snprintf(ats, sizeof(ats), "%lld", (long long)at);
 		assert_int_equal(pg_sql("UPDATE tokens SET last_used_at = $2"
-					" WHERE id = $1", 2, v), 1);
+					" WHERE id = $1",
+					2, v),
+				 1);
 		return;
 	}
 	assert_int_equal(sqlite3_open(fx->path, &db), SQLITE_OK);
 	sqlite3_busy_timeout(db, 5000);
-	assert_int_equal(sqlite3_prepare_v2(db, "UPDATE tokens SET "
+	assert_int_equal(sqlite3_prepare_v2(db,
+					    "UPDATE tokens SET "
 					    "last_used_at = ?2 WHERE id = ?1",
-					    -1, &st, NULL), SQLITE_OK);
+					    -1, &st, NULL),
+			 SQLITE_OK);
 	sqlite3_bind_int64(st, 1, id);
 	sqlite3_bind_int64(st, 2, at);
 	assert_int_equal(sqlite3_step(st), SQLITE_DONE);
@@ -235,14 +240,15 @@ static void test_open_urls(void **state)
 	(void)state;
 	/* A PostgreSQL server that is not there: a clear error at once,
 	 * which names the server but never the password. */
-	assert_int_equal(store_open("postgres://ops:sekrit@127.0.0.1:1/rc",
-				    &s, &err), -1);
+	assert_int_equal(store_open("postgres://ops:sekrit@127.0.0.1:1/rc", &s,
+				    &err),
+			 -1);
 	assert_null(s);
 	assert_non_null(strstr(err.msg, "PostgreSQL"));
 	assert_non_null(strstr(err.msg, "ops@127.0.0.1:1/rc"));
 	assert_null(strstr(err.msg, "sekrit"));
-	assert_int_equal(store_open("postgresql://127.0.0.1:1/rc?nope=1", &s,
-				    &err), -1);
+	assert_int_equal(
+		store_open("postgresql://127.0.0.1:1/rc?nope=1", &s, &err), -1);
 	assert_null(s);
 	assert_int_equal(store_open("mysql://x", &s, &err), -1);
 	assert_int_equal(store_open("", &s, &err), -1);
@@ -300,8 +306,7 @@ static void test_run_insert_get(void **state)
 	struct rc_err err = { 0 };
 	struct run r, got;
 
-	add_run(fx->s, "r00000000000000a1", "backup", "alice", RUN_QUEUED,
-		&r);
+	add_run(fx->s, "r00000000000000a1", "backup", "alice", RUN_QUEUED, &r);
 	get_run(fx->s, "r00000000000000a1", &got);
 	assert_int_equal(got.seq, r.seq);
 	assert_string_equal(got.id, "r00000000000000a1");
@@ -494,9 +499,9 @@ static void test_transition_path(void **state)
 
 	add_run(fx->s, "rt", "a", "u", RUN_QUEUED, NULL);
 
-	assert_int_equal(store_run_transition(fx->s, "rt",
-					      RUN_MASK(RUN_QUEUED),
-					      RUN_STARTING, NULL, &err), 0);
+	assert_int_equal(store_run_transition(fx->s, "rt", RUN_MASK(RUN_QUEUED),
+					      RUN_STARTING, NULL, &err),
+			 0);
 	get_run(fx->s, "rt", &got);
 	assert_int_equal(got.state, RUN_STARTING);
 	assert_int_equal(got.started_at, 0);
@@ -507,7 +512,8 @@ static void test_transition_path(void **state)
 	upd.handle = (char *)"cell-7";
 	assert_int_equal(store_run_transition(fx->s, "rt",
 					      RUN_MASK(RUN_STARTING),
-					      RUN_RUNNING, &upd, &err), 0);
+					      RUN_RUNNING, &upd, &err),
+			 0);
 	get_run(fx->s, "rt", &got);
 	assert_int_equal(got.state, RUN_RUNNING);
 	assert_int_equal(got.started_at, 5000);
@@ -516,7 +522,7 @@ static void test_transition_path(void **state)
 	store_run_clear(&got);
 
 	memset(&upd, 0, sizeof(upd));
-	upd.started_at = 9999;          /* ignored: already started */
+	upd.started_at = 9999; /* ignored: already started */
 	upd.finished_at = 8000;
 	upd.has_exit_code = true;
 	upd.exit_code = 0;
@@ -525,7 +531,8 @@ static void test_transition_path(void **state)
 	upd.cpu_usec = 1234;
 	upd.peak_memory = 1 << 20;
 	assert_int_equal(store_run_transition(fx->s, "rt", RUN_MASK_ACTIVE,
-					      RUN_SUCCEEDED, &upd, &err), 0);
+					      RUN_SUCCEEDED, &upd, &err),
+			 0);
 	get_run(fx->s, "rt", &got);
 	assert_int_equal(got.state, RUN_SUCCEEDED);
 	assert_int_equal(got.started_at, 5000);
@@ -545,9 +552,11 @@ static void test_transition_path(void **state)
 	upd.reason = (char *)"late";
 	upd.finished_at = 9000;
 	assert_int_equal(store_run_transition(fx->s, "rt", ~0u, RUN_FAILED,
-					      &upd, &err), 1);
+					      &upd, &err),
+			 1);
 	assert_int_equal(store_run_transition(fx->s, "rt", ~0u, RUN_RUNNING,
-					      NULL, &err), 1);
+					      NULL, &err),
+			 1);
 	get_run(fx->s, "rt", &got);
 	assert_int_equal(got.state, RUN_SUCCEEDED);
 	assert_int_equal(got.exit_code, 0);
@@ -556,10 +565,11 @@ static void test_transition_path(void **state)
 	store_run_clear(&got);
 
 	/* Unknown run: refused, not an error. */
-	assert_int_equal(store_run_transition(fx->s, "rnone", ~0u,
-					      RUN_FAILED, NULL, &err), 1);
-	assert_int_equal(store_run_transition(fx->s, "rt", 0, 99, NULL,
-					      &err), -1);
+	assert_int_equal(store_run_transition(fx->s, "rnone", ~0u, RUN_FAILED,
+					      NULL, &err),
+			 1);
+	assert_int_equal(store_run_transition(fx->s, "rt", 0, 99, NULL, &err),
+			 -1);
 }
 
 static void test_transition_mask(void **state)
@@ -572,9 +582,11 @@ static void test_transition_mask(void **state)
 	/* Queued is not in the mask: nothing happens. */
 	assert_int_equal(store_run_transition(fx->s, "rm",
 					      RUN_MASK(RUN_RUNNING),
-					      RUN_SUCCEEDED, NULL, &err), 1);
+					      RUN_SUCCEEDED, NULL, &err),
+			 1);
 	assert_int_equal(store_run_transition(fx->s, "rm", 0, RUN_STARTING,
-					      NULL, &err), 1);
+					      NULL, &err),
+			 1);
 	get_run(fx->s, "rm", &got);
 	assert_int_equal(got.state, RUN_QUEUED);
 	assert_int_equal(got.finished_at, 0);
@@ -583,7 +595,8 @@ static void test_transition_mask(void **state)
 	/* A cancel of a queued run, with a NULL update: finished now, exit
 	 * code and usage NULL, started_at still unset. */
 	assert_int_equal(store_run_transition(fx->s, "rm", RUN_MASK_ACTIVE,
-					      RUN_CANCELLED, NULL, &err), 0);
+					      RUN_CANCELLED, NULL, &err),
+			 0);
 	get_run(fx->s, "rm", &got);
 	assert_int_equal(got.state, RUN_CANCELLED);
 	assert_true(got.finished_at > 1700000000000);
@@ -610,13 +623,15 @@ static void test_transition_every_state(void **state)
 			add_run(fx->s, id, "a", "u", from, NULL);
 			want = run_state_terminal(from) ? 1 : 0;
 			/* The wrong mask is refused... */
-			assert_int_equal(store_run_transition(
-				fx->s, id, ~RUN_MASK(from), to, NULL, &err),
-				1);
+			assert_int_equal(store_run_transition(fx->s, id,
+							      ~RUN_MASK(from),
+							      to, NULL, &err),
+					 1);
 			/* ...the right one is allowed unless terminal. */
-			assert_int_equal(store_run_transition(
-				fx->s, id, RUN_MASK(from), to, NULL, &err),
-				want);
+			assert_int_equal(store_run_transition(fx->s, id,
+							      RUN_MASK(from),
+							      to, NULL, &err),
+					 want);
 			get_run(fx->s, id, &got);
 			assert_int_equal(got.state, want ? from : to);
 			store_run_clear(&got);
@@ -638,7 +653,8 @@ static void test_transition_fields(void **state)
 	upd.finished_at = 900;
 	upd.reason = (char *)"executor lost the task";
 	assert_int_equal(store_run_transition(fx->s, "rf", RUN_MASK_ACTIVE,
-					      RUN_LOST, &upd, &err), 0);
+					      RUN_LOST, &upd, &err),
+			 0);
 	get_run(fx->s, "rf", &got);
 	assert_int_equal(got.state, RUN_LOST);
 	assert_int_equal(got.started_at, 700);
@@ -658,7 +674,8 @@ static void test_transition_fields(void **state)
 	upd.peak_memory = 0;
 	assert_int_equal(store_run_transition(fx->s, "rg",
 					      RUN_MASK(RUN_RUNNING),
-					      RUN_TIMED_OUT, &upd, &err), 0);
+					      RUN_TIMED_OUT, &upd, &err),
+			 0);
 	get_run(fx->s, "rg", &got);
 	assert_true(got.has_exit_code);
 	assert_int_equal(got.exit_code, 137);
@@ -672,7 +689,8 @@ static void test_transition_fields(void **state)
 	add_run(fx->s, "rh", "a", "u", RUN_STARTING, NULL);
 	assert_int_equal(store_run_transition(fx->s, "rh",
 					      RUN_MASK(RUN_STARTING),
-					      RUN_RUNNING, NULL, &err), 0);
+					      RUN_RUNNING, NULL, &err),
+			 0);
 	get_run(fx->s, "rh", &got);
 	assert_int_equal(got.state, RUN_RUNNING);
 	assert_int_equal(got.started_at, 0);
@@ -695,8 +713,7 @@ static void test_handle_stop(void **state)
 	store_run_clear(&got);
 
 	assert_int_equal(store_run_set_handle(fx->s, "rnone", "x", &err), 1);
-	assert_int_equal(store_run_set_stop_requested(fx->s, "rnone", &err),
-			 1);
+	assert_int_equal(store_run_set_stop_requested(fx->s, "rnone", &err), 1);
 	assert_int_equal(store_run_set_handle(fx->s, "rs", "", &err), -1);
 }
 
@@ -758,21 +775,22 @@ static void test_tokens(void **state)
 	int64_t id = 0, id2 = 0;
 	size_t n = 0, i;
 
-	assert_int_equal(store_token_create(fx->s, "ghost", "x", &tok, &id,
-					    &err), -1);
+	assert_int_equal(
+		store_token_create(fx->s, "ghost", "x", &tok, &id, &err), -1);
 	assert_null(tok);
 	assert_non_null(strstr(err.msg, "ghost"));
 
 	assert_int_equal(store_user_put(fx->s, "alice", ROLE_OPERATOR, &err),
 			 0);
-	assert_int_equal(store_token_create(fx->s, "alice", "laptop", &tok,
-					    &id, &err), 0);
+	assert_int_equal(store_token_create(fx->s, "alice", "laptop", &tok, &id,
+					    &err),
+			 0);
 	assert_non_null(tok);
 	assert_int_equal(strlen(tok), 4 + 48);
 	assert_memory_equal(tok, "rct_", 4);
 	assert_true(id > 0);
-	assert_int_equal(store_token_create(fx->s, "alice", NULL, &tok2, &id2,
-					    &err), 0);
+	assert_int_equal(
+		store_token_create(fx->s, "alice", NULL, &tok2, &id2, &err), 0);
 	assert_true(id2 != id);
 	assert_string_not_equal(tok, tok2);
 
@@ -819,7 +837,9 @@ static void test_tokens(void **state)
 		const char *v[] = { hash_hex };
 
 		assert_int_equal(pg_sql("SELECT count(*) FROM tokens"
-					" WHERE hash = $1", 1, v), 1);
+					" WHERE hash = $1",
+					1, v),
+				 1);
 		assert_false(pg_contains(tok));
 		assert_false(pg_contains(tok + 4));
 	} else {
@@ -884,12 +904,12 @@ static void test_audit(void **state)
 	assert_int_equal(store_audit_add(fx->s, "alice", "run.start", "r1",
 					 "{\"automation\":\"backup\"}", &err),
 			 0);
-	assert_int_equal(store_audit_add(fx->s, "bob", "run.stop", "r1", NULL,
-					 &err), 0);
+	assert_int_equal(
+		store_audit_add(fx->s, "bob", "run.stop", "r1", NULL, &err), 0);
 	assert_int_equal(store_audit_add(fx->s, "admin", "token.create", NULL,
-					 "{}", &err), 0);
-	assert_int_equal(store_audit_add(fx->s, "", "x", NULL, NULL, &err),
-			 -1);
+					 "{}", &err),
+			 0);
+	assert_int_equal(store_audit_add(fx->s, "", "x", NULL, NULL, &err), -1);
 
 	assert_int_equal(store_audit_list(fx->s, 0, 2, &a, &n, &err), 0);
 	assert_int_equal(n, 2);
@@ -929,14 +949,16 @@ static void test_two_handles(void **state)
 	/* The CLI creates a user and a token while the server writes runs. */
 	assert_int_equal(store_user_put(cli, "ops", ROLE_ADMIN, &err), 0);
 	add_run(fx->s, "rsrv1", "a", "u", RUN_QUEUED, NULL);
-	assert_int_equal(store_token_create(cli, "ops", "cli", &tok, NULL,
-					    &err), 0);
+	assert_int_equal(
+		store_token_create(cli, "ops", "cli", &tok, NULL, &err), 0);
 	add_run(fx->s, "rsrv2", "a", "u", RUN_QUEUED, NULL);
 	for (i = 0; i < 20; i++) {
 		assert_int_equal(store_audit_add(cli, "ops", "cli.write", NULL,
-						 NULL, &err), 0);
+						 NULL, &err),
+				 0);
 		assert_int_equal(store_audit_add(fx->s, "srv", "srv.write",
-						 NULL, NULL, &err), 0);
+						 NULL, NULL, &err),
+				 0);
 	}
 
 	/* Each sees what the other wrote. */
@@ -947,10 +969,11 @@ static void test_two_handles(void **state)
 	get_run(cli, "rsrv2", &got);
 	store_run_clear(&got);
 	assert_int_equal(store_run_transition(cli, "rsrv1", RUN_MASK_ACTIVE,
-					      RUN_CANCELLED, NULL, &err), 0);
-	assert_int_equal(store_run_transition(fx->s, "rsrv1",
-					      RUN_MASK_ACTIVE, RUN_STARTING,
-					      NULL, &err), 1);
+					      RUN_CANCELLED, NULL, &err),
+			 0);
+	assert_int_equal(store_run_transition(fx->s, "rsrv1", RUN_MASK_ACTIVE,
+					      RUN_STARTING, NULL, &err),
+			 1);
 	get_run(fx->s, "rsrv1", &got);
 	assert_int_equal(got.state, RUN_CANCELLED);
 	store_run_clear(&got);
@@ -969,8 +992,8 @@ static void test_reopen(void **state)
 
 	add_run(fx->s, "rkeep", "a", "u", RUN_QUEUED, &r);
 	assert_int_equal(store_user_put(fx->s, "alice", ROLE_VIEWER, &err), 0);
-	assert_int_equal(store_token_create(fx->s, "alice", "x", &tok, NULL,
-					    &err), 0);
+	assert_int_equal(
+		store_token_create(fx->s, "alice", "x", &tok, NULL, &err), 0);
 	store_close(fx->s);
 	fx->s = NULL;
 
@@ -1035,8 +1058,8 @@ static void test_threads(void **state)
 
 	for (i = 0; i < 4; i++) {
 		args[i] = (struct thread_arg){ .s = fx->s, .n = i };
-		assert_int_equal(pthread_create(&th[i], NULL, writer,
-						&args[i]), 0);
+		assert_int_equal(pthread_create(&th[i], NULL, writer, &args[i]),
+				 0);
 	}
 	for (i = 0; i < 4; i++) {
 		pthread_join(th[i], NULL);
@@ -1056,7 +1079,8 @@ static void test_passwords(void **state)
 	char *hash = NULL;
 
 	assert_int_equal(store_user_set_password(fx->s, "alice", "$argon2id$x",
-						 &err), 1);
+						 &err),
+			 1);
 	assert_int_equal(store_user_get_password(fx->s, "alice", &hash, &err),
 			 1);
 	assert_int_equal(store_user_put(fx->s, "alice", ROLE_VIEWER, &err), 0);
@@ -1064,7 +1088,8 @@ static void test_passwords(void **state)
 			 0);
 	assert_null(hash);
 	assert_int_equal(store_user_set_password(fx->s, "alice", "$argon2id$x",
-						 &err), 0);
+						 &err),
+			 0);
 	assert_int_equal(store_user_get_password(fx->s, "alice", &hash, &err),
 			 0);
 	assert_string_equal(hash, "$argon2id$x");
@@ -1090,12 +1115,13 @@ static void test_ticks(void **state)
 	assert_int_equal(store_tick_claim(fx->s, "nightly", 2000, &err), 0);
 	assert_int_equal(store_tick_last(fx->s, "nightly", &last, &err), 0);
 	assert_int_equal(last, 3000);
-	assert_int_equal(store_tick_finish(fx->s, "nightly", 1000, "r1", NULL,
-					   &err), 0);
+	assert_int_equal(
+		store_tick_finish(fx->s, "nightly", 1000, "r1", NULL, &err), 0);
 	assert_int_equal(store_tick_finish(fx->s, "nightly", 2000, NULL,
-					   "queue full", &err), 0);
-	assert_int_equal(store_tick_finish(fx->s, "nightly", 4000, "r2", NULL,
-					   &err), 1);
+					   "queue full", &err),
+			 0);
+	assert_int_equal(
+		store_tick_finish(fx->s, "nightly", 4000, "r2", NULL, &err), 1);
 	assert_int_equal(store_tick_claim(fx->s, "", 1, &err), -1);
 }
 
@@ -1107,15 +1133,19 @@ static void test_notifications(void **state)
 	int64_t id1 = 0, id2 = 0, id3 = 0;
 	size_t n = 0;
 
-	assert_int_equal(store_notification_add(fx->s, "ra", "http://h/1",
-						&id1, &err), 0);
-	assert_int_equal(store_notification_add(fx->s, "ra", "http://h/2",
-						&id2, &err), 0);
-	assert_int_equal(store_notification_add(fx->s, "rb", "http://h/1",
-						&id3, &err), 0);
+	assert_int_equal(store_notification_add(fx->s, "ra", "http://h/1", &id1,
+						&err),
+			 0);
+	assert_int_equal(store_notification_add(fx->s, "ra", "http://h/2", &id2,
+						&err),
+			 0);
+	assert_int_equal(store_notification_add(fx->s, "rb", "http://h/1", &id3,
+						&err),
+			 0);
 	assert_true(id1 > 0 && id2 > id1 && id3 > id2);
-	assert_int_equal(store_notification_add(fx->s, "ra", "http://h/1",
-						NULL, &err), 1);
+	assert_int_equal(store_notification_add(fx->s, "ra", "http://h/1", NULL,
+						&err),
+			 1);
 
 	memset(&nt, 0, sizeof(nt));
 	nt.id = id1;
@@ -1174,40 +1204,41 @@ static void test_retention(void **state)
 		add_run(fx->s, id, "a", "u", RUN_RUNNING, NULL);
 		memset(&upd, 0, sizeof(upd));
 		upd.finished_at = i * 100;
-		assert_int_equal(store_run_transition(fx->s, id,
-						      RUN_MASK_ACTIVE,
-						      RUN_SUCCEEDED, &upd,
-						      &err), 0);
+		assert_int_equal(
+			store_run_transition(fx->s, id, RUN_MASK_ACTIVE,
+					     RUN_SUCCEEDED, &upd, &err),
+			0);
 	}
 	add_run(fx->s, "ra6", "a", "u", RUN_RUNNING, NULL);
 	add_run(fx->s, "rb1", "b", "u", RUN_FAILED, NULL);
 
 	/* Nothing asked for, nothing listed. */
-	assert_int_equal(store_run_list_expired(fx->s, 0, 0, 10, &runs, &n,
-						&err), 0);
+	assert_int_equal(
+		store_run_list_expired(fx->s, 0, 0, 10, &runs, &n, &err), 0);
 	assert_int_equal(n, 0);
 	/* By age: finished before 300, oldest first. */
-	assert_int_equal(store_run_list_expired(fx->s, 300, 0, 10, &runs, &n,
-						&err), 0);
+	assert_int_equal(
+		store_run_list_expired(fx->s, 300, 0, 10, &runs, &n, &err), 0);
 	assert_int_equal(n, 2);
 	assert_string_equal(runs[0].id, "ra1");
 	assert_string_equal(runs[0].automation, "a");
 	assert_string_equal(runs[1].id, "ra2");
 	store_runs_free(runs, n);
 	/* By count: beyond the newest 2 terminal runs of each automation. */
-	assert_int_equal(store_run_list_expired(fx->s, 0, 2, 10, &runs, &n,
-						&err), 0);
+	assert_int_equal(
+		store_run_list_expired(fx->s, 0, 2, 10, &runs, &n, &err), 0);
 	assert_int_equal(n, 3);
 	assert_string_equal(runs[2].id, "ra3");
 	store_runs_free(runs, n);
-	assert_int_equal(store_run_list_expired(fx->s, 0, 2, 1, &runs, &n,
-						&err), 0);
+	assert_int_equal(
+		store_run_list_expired(fx->s, 0, 2, 1, &runs, &n, &err), 0);
 	assert_int_equal(n, 1);
 	store_runs_free(runs, n);
 
 	/* Delete takes the run's notifications along; active runs stay. */
 	assert_int_equal(store_notification_add(fx->s, "ra1", "http://h", NULL,
-						&err), 0);
+						&err),
+			 0);
 	assert_int_equal(store_run_delete(fx->s, "ra1", &err), 0);
 	assert_int_equal(store_run_delete(fx->s, "ra1", &err), 1);
 	assert_int_equal(store_run_delete(fx->s, "ra6", &err), 1);
@@ -1300,18 +1331,18 @@ static void test_pg_migrate_race(void **state)
 	for (i = 0; i < 6; i++) {
 		memset(&args[i], 0, sizeof(args[i]));
 		args[i].url = pg_url;
-		assert_int_equal(pthread_create(&th[i], NULL, opener,
-						&args[i]), 0);
+		assert_int_equal(pthread_create(&th[i], NULL, opener, &args[i]),
+				 0);
 	}
 	for (i = 0; i < 6; i++) {
 		pthread_join(th[i], NULL);
 		if (!args[i].s)
 			fail_msg("replica %d: %s", i, args[i].err.msg);
 	}
-	assert_int_equal(pg_sql("SELECT version FROM schema_version", 0,
-				NULL), 1);
-	assert_int_equal(pg_sql("SELECT count(*) FROM schema_version", 0,
-				NULL), 1);
+	assert_int_equal(pg_sql("SELECT version FROM schema_version", 0, NULL),
+			 1);
+	assert_int_equal(pg_sql("SELECT count(*) FROM schema_version", 0, NULL),
+			 1);
 	add_run(args[0].s, "rm1", "a", "u", RUN_QUEUED, NULL);
 	for (i = 0; i < 6; i++)
 		store_close(args[i].s);
@@ -1372,7 +1403,8 @@ static void test_pg_replicas(void **state)
 		args[t] = (struct replica_arg){ .s = t % 2 ? other : fx->s,
 						.n = t };
 		assert_int_equal(pthread_create(&th[t], NULL, replica_writer,
-						&args[t]), 0);
+						&args[t]),
+				 0);
 	}
 	for (t = 0; t < 6; t++) {
 		pthread_join(th[t], NULL);
@@ -1419,9 +1451,8 @@ static void *racer(void *p)
 		upd.exit_code = a->to == RUN_SUCCEEDED ? 0 : 1;
 		upd.reason = (char *)run_state_name(a->to);
 		pthread_barrier_wait(a->barrier);
-		a->results[i] = store_run_transition(a->s, id,
-						     RUN_MASK_ACTIVE, a->to,
-						     &upd, &err);
+		a->results[i] = store_run_transition(a->s, id, RUN_MASK_ACTIVE,
+						     a->to, &upd, &err);
 	}
 	return NULL;
 }
@@ -1448,9 +1479,11 @@ static void test_pg_transition_race(void **state)
 	}
 	pthread_barrier_init(&barrier, NULL, 2);
 	memset(args, 0, sizeof(args));
-	args[0] = (struct race_arg){ .s = fx->s, .to = RUN_SUCCEEDED,
+	args[0] = (struct race_arg){ .s = fx->s,
+				     .to = RUN_SUCCEEDED,
 				     .barrier = &barrier };
-	args[1] = (struct race_arg){ .s = other, .to = RUN_FAILED,
+	args[1] = (struct race_arg){ .s = other,
+				     .to = RUN_FAILED,
 				     .barrier = &barrier };
 	for (i = 0; i < 2; i++)
 		assert_int_equal(pthread_create(&th[i], NULL, racer, &args[i]),
@@ -1463,8 +1496,7 @@ static void test_pg_transition_race(void **state)
 		int winner;
 
 		snprintf(id, sizeof(id), "rrace%d", i);
-		assert_true(args[0].results[i] >= 0 &&
-			    args[1].results[i] >= 0);
+		assert_true(args[0].results[i] >= 0 && args[1].results[i] >= 0);
 		assert_int_equal(args[0].results[i] + args[1].results[i], 1);
 		winner = args[0].results[i] == 0 ? 0 : 1;
 		wins[winner]++;
@@ -1475,8 +1507,8 @@ static void test_pg_transition_race(void **state)
 				    run_state_name(args[winner].to));
 		store_run_clear(&got);
 	}
-	print_message("transition race: replica A won %d, B won %d\n",
-		      wins[0], wins[1]);
+	print_message("transition race: replica A won %d, B won %d\n", wins[0],
+		      wins[1]);
 	store_close(other);
 }
 
@@ -1519,8 +1551,8 @@ static void test_pg_tick_race(void **state)
 	memset(args, 0, sizeof(args));
 	for (t = 0; t < 4; t++) {
 		args[t].s = t % 2 ? other : fx->s;
-		assert_int_equal(pthread_create(&th[t], NULL, ticker,
-						&args[t]), 0);
+		assert_int_equal(pthread_create(&th[t], NULL, ticker, &args[t]),
+				 0);
 	}
 	for (t = 0; t < 4; t++) {
 		pthread_join(th[t], NULL);
@@ -1534,8 +1566,8 @@ static void test_pg_tick_race(void **state)
 	}
 	assert_int_equal(store_tick_last(other, "nightly", &last, &err), 0);
 	assert_int_equal(last, 1000 * TICKS);
-	assert_int_equal(pg_sql("SELECT count(*) FROM schedule_ticks", 0,
-				NULL), TICKS);
+	assert_int_equal(pg_sql("SELECT count(*) FROM schedule_ticks", 0, NULL),
+			 TICKS);
 	store_close(other);
 }
 
@@ -1556,8 +1588,8 @@ static void test_pg_reconnect(void **state)
 	if (!up)
 		skip();
 	assert_int_equal(store_user_put(fx->s, "ops", ROLE_ADMIN, &err), 0);
-	assert_int_equal(store_token_create(fx->s, "ops", "x", &tok, NULL,
-					    &err), 0);
+	assert_int_equal(
+		store_token_create(fx->s, "ops", "x", &tok, NULL, &err), 0);
 	add_run(fx->s, "rbefore", "a", "u", RUN_QUEUED, NULL);
 
 	assert_int_equal(run_script(up, "--restart"), 0);
@@ -1625,10 +1657,8 @@ int main(void)
 		T(test_open_tightens_mode),
 	};
 	const struct CMUnitTest pg_only[] = {
-		T(test_pg_migrate_race),
-		T(test_pg_replicas),
-		T(test_pg_transition_race),
-		T(test_pg_tick_race),
+		T(test_pg_migrate_race),    T(test_pg_replicas),
+		T(test_pg_transition_race), T(test_pg_tick_race),
 		T(test_pg_reconnect),
 	};
 	size_t total;
@@ -1641,7 +1671,8 @@ int main(void)
 	total = sizeof(contract) / sizeof(contract[0]);
 	failed = cmocka_run_group_tests_name(
 		pg_url ? "store contract (postgresql)" :
-			 "store contract (sqlite)", contract, NULL, NULL);
+			 "store contract (sqlite)",
+		contract, NULL, NULL);
 	if (pg_url) {
 		total += sizeof(pg_only) / sizeof(pg_only[0]);
 		failed += cmocka_run_group_tests_name(
