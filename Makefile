@@ -72,7 +72,8 @@ run: deps all
 unit: all $(UNIT_TESTS)
 	@./tests/run_unit.sh $(UNIT_TESTS)
 
-test: deps
+test:
+	@./scripts/deps.sh test
 	@$(MAKE) --no-print-directory all $(UNIT_TESTS) WERROR=1
 	@./tests/run_all.sh
 
