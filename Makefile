@@ -1,6 +1,6 @@
 # runcell - build, run and test.  Plain make; dependencies via pkg-config.
 #
-#   make          build build/runcell
+#   make          build build/runcell (and build/runcell-launcher)
 #   make deps     install missing Debian packages (apt-get)
 #   make run      deps + build + start the server with examples/runcell.yaml
 #   make test     deps + every test suite; last line "N passed, N failed"
@@ -28,16 +28,24 @@ CFLAGS  += -Werror
 endif
 
 SRCS     := $(sort $(wildcard src/*.c src/exec/*.c src/store/*.c))
-LIB_SRCS := $(filter-out src/main.c,$(SRCS))
+LIB_SRCS := $(filter-out src/main.c src/exec/launcher_main.c,$(SRCS))
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/ui_files.o
 UI_FILES := $(sort $(wildcard src/ui/*))
 UNIT_SRCS  := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_TESTS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/%)
 HELPERS    := $(patsubst tests/helpers/%.c,$(BUILD)/%,$(wildcard tests/helpers/*.c))
 
+# The launcher's lean executable (src/exec/launcher.c): only the code the
+# launcher, supervisors and cells run, and only jansson and libseccomp.
+LAUNCHER_SRCS := src/exec/launcher_main.c src/exec/launcher.c \
+                 src/exec/supervisor.c src/exec/spawn.c src/exec/sig.c \
+                 $(wildcard src/exec/cell*.c src/exec/cgroup*.c) \
+                 src/exec/seccomp.c src/util.c src/log.c src/names.c
+LAUNCHER_LIBS := $(shell pkg-config --libs jansson libseccomp 2>/dev/null)
+
 .PHONY: all deps run test unit blackbox bench loadtest clean
 
-all: $(BUILD)/runcell $(HELPERS)
+all: $(BUILD)/runcell $(BUILD)/runcell-launcher $(HELPERS)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -54,6 +62,9 @@ $(BUILD)/obj/gen/ui_files.o: $(BUILD)/gen/ui_files.c src/web.h
 
 $(BUILD)/runcell: $(BUILD)/obj/src/main.o $(LIB_OBJS)
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+
+$(BUILD)/runcell-launcher: $(LAUNCHER_SRCS:%.c=$(BUILD)/obj/%.o)
+	$(CC) $(CFLAGS) $^ -o $@ $(LAUNCHER_LIBS)
 
 $(BUILD)/test_%: tests/unit/test_%.c $(LIB_OBJS)
 	$(CC) $(CFLAGS) -Isrc $< $(LIB_OBJS) -o $@ $(LDLIBS) -lcmocka

@@ -10,11 +10,19 @@
  * passed with SCM_RIGHTS), one message per reply ({"ok":true,"pid":N} or
  * {"error":"..."}).  Its first message, sent once it is ready, says whether
  * it could start at all (in isolate mode cell_runtime_open may fail).
+ *
+ * The launcher's image is lean: runcelld forks and at once execs
+ * runcell-launcher (launcher_main.c, next to runcelld's executable, linked
+ * with only what the launcher, the supervisors and the cells need), so that
+ * each supervisor and cell init forked from it has few mappings to copy
+ * and tear down.  Without that file the launcher runs in the forked
+ * runcelld image, as a fallback.
  */
 #include "supervisor.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -26,6 +34,8 @@
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include "../log.h"
 
 /* Largest spec accepted (argv and environment included). */
 #define LAUNCHER_MSG_MAX (512 * 1024)
@@ -543,6 +553,8 @@ launcher_main(int sock, bool isolate, const struct cell_runtime_config *rt_cfg,
 		if (dup3(l.sock, 3, O_CLOEXEC) < 0)
 			_exit(1);
 		l.sock = 3;
+	} else {
+		(void)fcntl(l.sock, F_SETFD, FD_CLOEXEC);
 	}
 	close_range(4, ~0U, 0);
 	devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -597,12 +609,110 @@ fail:
 	_exit(1);
 }
 
+/* ---- The lean launcher executable (runcell-launcher) ---- */
+
+/*
+ * Its command line: runcell-launcher PARENT_PID CONFIG, with the service's
+ * end of the request socket on descriptor 3.  CONFIG is a JSON object:
+ * {"runs":STATE_DIR} for the process backend, plus "isolate":true,
+ * "state_dir", "run_user", "hidden" (array), "slots" and "cgroup_root"
+ * (the cell runtime's config) for the sandbox.  "runs" (the backend's
+ * folder of runs, unused) names the service the launcher and its
+ * supervisors belong to on their command line, as runcelld's own command
+ * line did when they were plain forks of it.
+ */
+static char *launcher_config_json(const char *state_dir, bool isolate,
+				  const struct cell_runtime_config *c)
+{
+	json_t *o = json_object();
+	char *text;
+
+	set_str(o, "runs", state_dir);
+	if (isolate) {
+		json_object_set_new(o, "isolate", json_true());
+		set_str(o, "state_dir", c->state_dir);
+		set_str(o, "run_user", c->run_user);
+		json_object_set_new(o, "hidden", strv_to_json(c->hidden));
+		json_object_set_new(o, "slots", json_integer(c->slots));
+		set_str(o, "cgroup_root", c->cgroup_root);
+	}
+	text = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+	if (!text)
+		abort(); /* out of memory */
+	return text;
+}
+
+int sup_launcher_exec_main(int argc, char **argv)
+{
+	struct cell_runtime_config c;
+	json_error_t je;
+	json_t *o, *hidden;
+	char **hv = NULL;
+	long parent;
+	char *end;
+
+	if (argc != 3) {
+		fprintf(stderr, "runcell-launcher: started by runcelld only\n");
+		return 2;
+	}
+	errno = 0;
+	parent = strtol(argv[1], &end, 10);
+	o = json_loads(argv[2], 0, &je);
+	if (errno || *end || parent <= 1 || !json_is_object(o) ||
+	    fcntl(3, F_GETFD) < 0) {
+		fprintf(stderr, "runcell-launcher: bad arguments\n");
+		return 2;
+	}
+	memset(&c, 0, sizeof(c));
+	hidden = json_object_get(o, "hidden");
+	if (hidden && !json_is_null(hidden))
+		hv = strv_from_json(hidden);
+	c.state_dir = json_string_value(json_object_get(o, "state_dir"));
+	c.run_user = json_string_value(json_object_get(o, "run_user"));
+	c.hidden = hv;
+	c.slots = (int)get_int(o, "slots");
+	c.cgroup_root = json_string_value(json_object_get(o, "cgroup_root"));
+	launcher_main(3, json_is_true(json_object_get(o, "isolate")), &c,
+		      (pid_t)parent);
+}
+
+/* The path of runcell-launcher next to this process's executable, or NULL
+ * (logged) when there is none. */
+static char *launcher_exe_path(void)
+{
+	char exe[PATH_MAX], *slash, *path;
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+
+	if (n <= 0) {
+		log_warn("cannot read /proc/self/exe (%s): the launcher runs "
+			 "in runcelld's image",
+			 strerror(errno));
+		return NULL;
+	}
+	exe[n] = '\0';
+	slash = strrchr(exe, '/');
+	if (slash)
+		*slash = '\0';
+	path = xasprintf("%s/runcell-launcher", slash ? exe : ".");
+	if (access(path, X_OK) < 0) {
+		log_warn("%s: %s: the launcher runs in runcelld's image "
+			 "(slower run starts; build it with make)",
+			 path, strerror(errno));
+		free(path);
+		return NULL;
+	}
+	return path;
+}
+
 /* ---- The service's side ---- */
 
-int sup_launcher_start(bool isolate, const struct cell_runtime_config *rt_cfg,
-		       pid_t *pid_out, int *fd_out, struct rc_err *err)
+int sup_launcher_start(const char *state_dir, bool isolate,
+		       const struct cell_runtime_config *rt_cfg, pid_t *pid_out,
+		       int *fd_out, struct rc_err *err)
 {
-	char buf[RC_ERR_MSG_MAX + 256];
+	char buf[RC_ERR_MSG_MAX + 256], pbuf[24];
+	char *exe, *cfg_text = NULL, *args[4];
 	json_t *hello = NULL;
 	int sv[2], sndbuf = 4 * LAUNCHER_MSG_MAX, r, ret = -1;
 	pid_t parent = getpid(), pid;
@@ -612,19 +722,47 @@ int sup_launcher_start(bool isolate, const struct cell_runtime_config *rt_cfg,
 				  strerror(errno));
 	/* Best effort: messages up to the send buffer fit in one packet. */
 	setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
+	exe = launcher_exe_path();
+	if (exe) {
+		cfg_text = launcher_config_json(state_dir, isolate, rt_cfg);
+		snprintf(pbuf, sizeof(pbuf), "%ld", (long)parent);
+		args[0] = "runcell-launcher";
+		args[1] = pbuf;
+		args[2] = cfg_text;
+		args[3] = NULL;
+	}
 	pid = fork();
 	if (pid < 0) {
 		rc_err_set(err, errno, "cannot fork the launcher: %s",
 			   strerror(errno));
 		close(sv[0]);
 		close(sv[1]);
+		free(exe);
+		free(cfg_text);
 		return -1;
 	}
 	if (pid == 0) {
+		int fd = sv[1];
+
 		close(sv[0]);
-		launcher_main(sv[1], isolate, rt_cfg, parent);
+		if (exe) {
+			/* Set before exec too (it is kept across it), so the
+			 * launcher cannot outlive the service meanwhile. */
+			prctl(PR_SET_PDEATHSIG, SIGKILL);
+			if (fd == 3 ? fcntl(3, F_SETFD, 0) == 0 :
+				      dup2(fd, 3) == 3) {
+				fd = 3;
+				execv(exe, args);
+			}
+			log_warn("cannot execute %s: %s: the launcher runs in "
+				 "runcelld's image",
+				 exe, strerror(errno));
+		}
+		launcher_main(fd, isolate, rt_cfg, parent);
 	}
 	close(sv[1]);
+	free(exe);
+	free(cfg_text);
 
 	r = wait_readable(sv[0], LAUNCHER_HELLO_TIMEOUT_MS);
 	if (r <= 0) {

@@ -688,8 +688,8 @@ int sup_backend_open(struct executor *ex, const struct sup_options *opt,
 	if (sup_check_sock_path(b->state_dir, longest_id, err) < 0 ||
 	    mkdir_p(b->state_dir, 0700, err) < 0)
 		goto fail;
-	if (sup_launcher_start(opt->isolate, &opt->cell, &b->launcher_pid,
-			       &b->launcher_fd, err) < 0) {
+	if (sup_launcher_start(b->state_dir, opt->isolate, &opt->cell,
+			       &b->launcher_pid, &b->launcher_fd, err) < 0) {
 		rc_err_wrap(err, "starting the %s launcher",
 			    opt->isolate ? "sandbox" : "process");
 		goto fail;

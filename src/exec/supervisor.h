@@ -37,8 +37,9 @@
  * supervisor: PR_SET_PDEATHSIG).
  *
  * Files: supervisor.c (the per-run supervisor), spawn.c (its process-mode
- * child), launcher.c (the launcher, the spec's JSON form), monitor.c (the
- * service side and the executor ops).
+ * child), launcher.c (the launcher, the spec's JSON form), launcher_main.c
+ * (main() of runcell-launcher, the lean executable the launcher runs in),
+ * monitor.c (the service side and the executor ops).
  */
 #ifndef RUNCELL_EXEC_SUPERVISOR_H
 #define RUNCELL_EXEC_SUPERVISOR_H
@@ -109,11 +110,19 @@ char *sup_run_path(const char *state_dir, const char *run_id, const char *leaf);
 int sup_check_sock_path(const char *state_dir, const char *run_id,
 			struct rc_err *err);
 
-/* Fork the launcher.  On success *pid is its pid and *fd the service's end
- * of the SOCK_SEQPACKET request socket (close-on-exec).  rt_cfg is used
- * when isolate. */
-int sup_launcher_start(bool isolate, const struct cell_runtime_config *rt_cfg,
-		       pid_t *pid, int *fd, struct rc_err *err);
+/* Fork the launcher: exec runcell-launcher, found next to this process's
+ * executable (the in-process launcher when it is missing, logged).  On
+ * success *pid is its pid and *fd the service's end of the SOCK_SEQPACKET
+ * request socket (close-on-exec).  rt_cfg is used when isolate; state_dir
+ * (the backend's folder of runs) only names the service on the launcher's
+ * command line. */
+int sup_launcher_start(const char *state_dir, bool isolate,
+		       const struct cell_runtime_config *rt_cfg, pid_t *pid,
+		       int *fd, struct rc_err *err);
+
+/* main() of runcell-launcher (launcher_main.c): argv as sup_launcher_start
+ * passes it.  Returns only on bad arguments (exit status 2). */
+int sup_launcher_exec_main(int argc, char **argv);
 
 /* Send one run to the launcher on fd: the spec and chan_fd (passed, not
  * closed).  On success *sup_pid is the new supervisor's pid.  The caller
