@@ -194,6 +194,24 @@ static char *expand(const uint8_t *data, size_t size, size_t *len)
 	return buf_take(&b, len);
 }
 
+/* connect() interrupted by a signal (libFuzzer's timers, the server's
+ * children) goes on in the background: wait for it and read its result. */
+static bool connected_after_eintr(int fd)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+	int soerr = 0;
+	socklen_t sl = sizeof(soerr);
+
+	while (poll(&pfd, 1, 10000) < 0)
+		if (errno != EINTR)
+			return false;
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) < 0 || soerr) {
+		errno = soerr ? soerr : errno;
+		return false;
+	}
+	return true;
+}
+
 /* Send req, read the whole answer (the server closes after it). */
 static char *exchange(const char *req, size_t len, size_t *out_len)
 {
@@ -209,7 +227,8 @@ static char *exchange(const char *req, size_t len, size_t *out_len)
 	sa.sin_family = AF_INET;
 	sa.sin_port = htons((uint16_t)port);
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 &&
+	    !(errno == EINTR && connected_after_eintr(fd))) {
 		perror("fuzz_http: connect");
 		abort();
 	}
